@@ -1,0 +1,143 @@
+"""Every setting of a run in one dataclass, named presets, and the CLI flags built from it.
+
+    cfg = Config.from_preset("tiny", mlm_epochs=2)
+    cfg.to_json("config.json"); Config.from_json("config.json") == cfg  # True
+
+Each field's `help` metadata becomes the help text of its `--flag` (underscores become dashes).
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+
+
+class UserError(Exception):
+    """A mistake of the user's (a path, a flag, a file): shown as one line, without a traceback."""
+
+
+def _s(default, help):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Config:
+    # Data
+    datasets: str = _s("imdb,rotten_tomatoes", "comma-separated datasets to fine-tune on")
+    imdb_val_size: int = _s(2500, "IMDB train reviews held out (stratified) for validation")
+    mlm_val_size: int = _s(1000, "pretraining texts held out to report masked-token validation accuracy")
+    max_corpus_texts: int = _s(0, "use at most this many pretraining texts (0 = all); for quick runs")
+    max_train_texts: int = _s(0, "use at most this many training texts per dataset (0 = all); for quick runs")
+    seed: int = _s(42, "seed for splits, shuffling, masks and initialization")
+    # Text
+    vocab_size: int = _s(30000, "vocabulary size, including padding, [UNK] and [mask]")
+    max_len: int = _s(256, "tokens per text; longer texts keep their first max_len tokens")
+    # Model
+    embed_dim: int = _s(128, "width of the token vectors")
+    num_heads: int = _s(8, "attention heads per layer")
+    ff_dim: int = _s(128, "hidden width of each feed-forward block")
+    num_layers: int = _s(1, "number of transformer blocks")
+    dropout: float = _s(0.1, "dropout rate inside the encoder")
+    # Masked-language-model pretraining
+    mask_rate: float = _s(0.15, "fraction of real tokens chosen for prediction (BERT: 0.15)")
+    mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
+    mlm_batch_size: int = _s(32, "pretraining batch size")
+    mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining")
+    # Classifier fine-tuning
+    pooling: str = _s("max", "how the classifier pools token vectors: max, mean or first")
+    head_dropout: float = _s(0.0, "dropout rate on the pooled vector")
+    head_hidden: int = _s(64, "width of the classifier's hidden ReLU layer (0 = none)")
+    clf_batch_size: int = _s(32, "fine-tuning batch size")
+    clf_frozen_epochs: int = _s(5, "phase 1: epochs with the encoder frozen")
+    clf_learning_rate: float = _s(1e-3, "phase 1 Adam learning rate")
+    clf_finetune_epochs: int = _s(5, "phase 2: epochs with the encoder trainable")
+    clf_finetune_learning_rate: float = _s(1e-3, "phase 2 Adam learning rate")
+    patience: int = _s(2, "stop a phase after this many epochs without a better validation accuracy")
+    # Export
+    top_k: int = _s(10, "tokens returned by the fill_mask endpoint")
+
+    def __post_init__(self):
+        if self.pooling not in ("max", "mean", "first"):
+            raise UserError(f"--pooling must be max, mean or first, not {self.pooling!r}")
+        known = ("imdb", "rotten_tomatoes")
+        for name in self.dataset_list:
+            if name not in known:
+                raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(known)})")
+        if self.vocab_size < 8:
+            raise UserError(f"--vocab-size must be at least 8, not {self.vocab_size}")
+        if not 0 < self.mask_rate < 1:
+            raise UserError(f"--mask-rate must be between 0 and 1, not {self.mask_rate}")
+        if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
+            raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
+        if self.embed_dim % self.num_heads:
+            raise UserError(f"--embed-dim {self.embed_dim} is not a multiple of --num-heads {self.num_heads}")
+
+    @property
+    def dataset_list(self):
+        return [d.strip() for d in self.datasets.split(",") if d.strip()]
+
+    @property
+    def max_predictions(self):
+        """Masked positions scored per sequence: a fixed number keeps the MLM head's shapes static."""
+        return max(1, math.ceil(round(self.mask_rate * self.max_len, 6)))
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        if name not in PRESETS:
+            raise UserError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self, path):
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+
+    @classmethod
+    def from_json(cls, path):
+        with open(path) as f:
+            data = json.load(f)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"{path}: unknown settings {', '.join(unknown)}")
+        return cls(**data)
+
+
+PRESETS = {
+    # The keras.io example "End-to-end Masked Language Modeling with BERT", setting for setting.
+    "keras-example": {},
+    # Trains in seconds: for tests and for trying the pipeline.
+    "tiny": dict(
+        vocab_size=500, max_len=32, embed_dim=16, num_heads=2, ff_dim=32, mlm_val_size=16,
+        mlm_epochs=2, mlm_batch_size=16, imdb_val_size=8, clf_batch_size=16, clf_learning_rate=1e-2,
+        clf_frozen_epochs=2, clf_finetune_epochs=1, head_hidden=8, top_k=5,
+    ),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag on one line (no usage dump)."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def add_config_flags(parser):
+    """Add one `--flag` per Config field; each defaults to None, meaning 'as the preset says'."""
+    group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
+    for f in dataclasses.fields(Config):
+        group.add_argument(
+            "--" + f.name.replace("_", "-"), type=f.type,
+            default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})",
+        )
+
+
+def config_from_args(args):
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+                 if getattr(args, f.name, None) is not None}
+    return Config.from_preset(args.preset, **overrides)

@@ -1,0 +1,140 @@
+"""IMDB and Rotten Tomatoes, read from their official archives (or extracted folders) into pandas.
+
+    splits = load_dataset("imdb", "../shared/data", imdb_val_size=2500, seed=42)
+    splits["train"].head()   # DataFrame with columns text, label (positive = 1)
+    texts = pretraining_corpus("../shared/data")   # IMDB train + unsup + RT train, never test text
+
+A dataset missing from the data dir is fetched once with `keras.utils.get_file` (cached under
+~/.keras/datasets) unless `offline=True`; when that fails the error says which file to put where.
+"""
+
+import functools
+import os
+import re
+import tarfile
+import zlib
+
+import pandas as pd
+
+from .config import UserError
+
+SOURCES = {
+    "imdb": dict(
+        folder="aclImdb", archive="aclImdb_v1.tar.gz",
+        url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+    ),
+    "rotten_tomatoes": dict(
+        folder="rt-polaritydata", archive="rt-polaritydata.tar.gz",
+        url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+    ),
+}
+_IMDB_FILE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/\d+_\d+\.txt$")
+_RT_FILE = re.compile(r"(?:^|/)rt-polaritydata/rt-polarity\.(pos|neg)$")
+
+
+def find_source(name, data_dir, offline=False):
+    """Path of the extracted folder or archive of `name` in `data_dir`, else a cached download."""
+    src = SOURCES[name]
+    if data_dir:
+        for entry in (src["folder"], src["archive"]):
+            path = os.path.join(data_dir, entry)
+            if os.path.exists(path):
+                return path
+    where = f"put {src['archive']} or an extracted {src['folder']}/ in --data-dir {data_dir or '(none given)'}"
+    if offline:
+        raise UserError(f"{name} not found: {where} (downloading is off)")
+    import keras  # here, so that reading local data never loads TensorFlow
+
+    try:
+        return keras.utils.get_file(src["archive"], origin=src["url"], cache_subdir="datasets")
+    except Exception as e:  # any network or disk failure ends up as the same advice
+        raise UserError(f"{name} not found and the download from {src['url']} failed "
+                        f"({type(e).__name__}): {where}") from None
+
+
+def _read_files(path, pattern):
+    """Yield (regex match, bytes) for every file under `path` (folder or tar archive) matching `pattern`."""
+    if os.path.isdir(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        for root, _, files in os.walk(path):
+            for fname in sorted(files):
+                full = os.path.join(root, fname)
+                match = pattern.search(os.path.relpath(full, parent).replace(os.sep, "/"))
+                if match:
+                    with open(full, "rb") as f:
+                        yield match, f.read()
+        return
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                match = pattern.search(member.name)
+                if match and member.isfile():
+                    yield match, tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise UserError(f"{path}: corrupt or incomplete archive ({e or type(e).__name__})") from None
+
+
+@functools.lru_cache(maxsize=2)
+def read_imdb(path):
+    """All IMDB reviews in `path` as a DataFrame: text, label (1 pos, 0 neg, -1 unsup), split, file."""
+    labels = {"pos": 1, "neg": 0, "unsup": -1}
+    rows = [
+        (data.decode("utf-8", errors="replace"), labels[m.group(2)], m.group(1), m.group(0))
+        for m, data in _read_files(path, _IMDB_FILE)
+    ]
+    df = pd.DataFrame(rows, columns=["text", "label", "split", "file"])
+    for split in ("train", "test"):
+        if not (df["split"].eq(split) & df["label"].ge(0)).any():
+            raise UserError(f"{path}: no aclImdb/{split}/pos or /neg reviews found")
+    # Archive order is arbitrary: sort by file name so splits do not depend on how the tree was packed.
+    df["split"] = df["split"].where(df["label"] >= 0, "unsup")
+    return df.sort_values("file", kind="stable").reset_index(drop=True)
+
+
+def imdb_splits(df, val_size, seed):
+    """train / validation / test DataFrames; validation is a seeded, stratified draw from train."""
+    train = df[(df["split"] == "train") & (df["label"] >= 0)]
+    fraction = val_size / max(len(train), 1)
+    if not 0 <= fraction < 1:
+        raise UserError(f"--imdb-val-size {val_size} is not smaller than the {len(train)} IMDB training reviews")
+    val = train.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
+    keep = ["text", "label"]
+    return {
+        "train": train.drop(val.index)[keep].reset_index(drop=True),
+        "validation": val.sort_index()[keep].reset_index(drop=True),
+        "test": df[df["split"] == "test"][keep].reset_index(drop=True),
+    }
+
+
+@functools.lru_cache(maxsize=2)
+def read_rotten_tomatoes(path):
+    """The canonical split: per class, the first 80% of lines train, the next 10% validation, the rest test."""
+    lines = {}
+    for m, data in _read_files(path, _RT_FILE):
+        text = data.decode("latin-1")
+        lines[m.group(1)] = [line.strip() for line in text.split("\n") if line.strip()]
+    missing = [f"rt-polarity.{c}" for c in ("pos", "neg") if c not in lines]
+    if missing:
+        raise UserError(f"{path}: {' and '.join(missing)} not found under rt-polaritydata/")
+    splits = {"train": [], "validation": [], "test": []}
+    for polarity, label in (("neg", 0), ("pos", 1)):
+        items = lines[polarity]
+        i1, i2 = round(0.8 * len(items)), round(0.9 * len(items))
+        for split, part in (("train", items[:i1]), ("validation", items[i1:i2]), ("test", items[i2:])):
+            splits[split] += [(text, label) for text in part]
+    return {k: pd.DataFrame(v, columns=["text", "label"]) for k, v in splits.items()}
+
+
+def load_dataset(name, data_dir, imdb_val_size=2500, seed=42, offline=False):
+    """{"train", "validation", "test"} DataFrames (text, label) of `name`."""
+    path = find_source(name, data_dir, offline)
+    if name == "imdb":
+        return imdb_splits(read_imdb(path), imdb_val_size, seed)
+    return {k: v.copy() for k, v in read_rotten_tomatoes(path).items()}
+
+
+def pretraining_corpus(data_dir, offline=False):
+    """Texts for MLM pretraining: IMDB train (labeled and unsup) and Rotten Tomatoes train. No test text."""
+    imdb = read_imdb(find_source("imdb", data_dir, offline))
+    rt = read_rotten_tomatoes(find_source("rotten_tomatoes", data_dir, offline))
+    return imdb.loc[imdb["split"] != "test", "text"].tolist() + rt["train"]["text"].tolist()

@@ -1,0 +1,75 @@
+"""BERT's masking rule as TensorFlow ops, for use inside a `tf.data` pipeline.
+
+    ds = mlm_dataset(token_ids, cfg, shuffle=True)   # ((token_ids, mask_positions), targets, weights)
+
+Per sequence, round(15%) of the real (non-padding) tokens are chosen; of those, 80% become `[mask]`,
+10% a random word and 10% stay unchanged. The model predicts the original token at the chosen
+positions only. Masks come from stateless random ops seeded by `tf.data.Dataset.random`, which
+draws new seeds each epoch: masks differ between epochs, yet a seed fixes them all.
+"""
+
+import tensorflow as tf
+
+from .text import FIRST_WORD_ID, MASK_ID, PAD_ID
+
+
+def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15):
+    """Mask a batch of token ids.
+
+    Args:
+        token_ids: int tensor `(batch, length)`, 0 = padding.
+        seed: int64 tensor `(2,)` for the stateless random ops.
+        max_predictions: chosen positions returned per sequence (a static shape); a sequence with
+            fewer chosen tokens pads its slots with weight 0.
+
+    Returns:
+        `(masked_ids, positions, targets, weights)`: the corrupted input `(batch, length)`, and for
+        each of `max_predictions` slots its position, original token and weight (1.0 = chosen).
+    """
+    token_ids = tf.cast(token_ids, tf.int32)
+    seeds = tf.random.experimental.stateless_split(seed, num=3)
+    real = token_ids != PAD_ID
+    length = tf.shape(token_ids)[1]
+    k = tf.minimum(max_predictions, length)
+    n_real = tf.reduce_sum(tf.cast(real, tf.float32), axis=1)
+    n_chosen = tf.minimum(tf.cast(tf.round(n_real * mask_rate), tf.int32), k)
+    n_chosen = tf.where(n_real > 0, tf.maximum(n_chosen, 1), 0)
+
+    # A random order of the real tokens: the first n_chosen of it are the chosen positions.
+    scores = tf.random.stateless_uniform(tf.shape(token_ids), seeds[0])
+    scores = tf.where(real, scores, -1.0)
+    _, positions = tf.math.top_k(scores, k=k)
+    weights = tf.sequence_mask(n_chosen, k, dtype=tf.float32)
+    targets = tf.gather(token_ids, positions, batch_dims=1)
+
+    action = tf.random.stateless_uniform(tf.shape(positions), seeds[1])
+    random_words = tf.random.stateless_uniform(
+        tf.shape(positions), seeds[2], minval=FIRST_WORD_ID, maxval=vocab_size, dtype=tf.int32)
+    replacement = tf.where(action < 0.8, MASK_ID, tf.where(action < 0.9, random_words, targets))
+    replacement = tf.where(weights > 0, replacement, targets)  # unchosen slots write back the original
+
+    batch_index = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
+    masked = tf.tensor_scatter_nd_update(token_ids, tf.stack([batch_index, positions], -1), replacement)
+    if max_predictions > k:  # static padding of the slots for sequences shorter than max_predictions
+        pad = [[0, 0], [0, max_predictions - k]]
+        positions, targets, weights = (tf.pad(t, pad) for t in (positions, targets, weights))
+    return masked, positions, targets, weights
+
+
+def mlm_dataset(token_ids, cfg, shuffle, seed=None):
+    """A `tf.data` pipeline of MLM batches from a 2-D int array of token ids, masked afresh every epoch."""
+    seed = cfg.seed if seed is None else seed
+    ds = tf.data.Dataset.from_tensor_slices(token_ids)
+    if shuffle:
+        ds = ds.shuffle(len(token_ids), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.mlm_batch_size)
+    # A validation set keeps the same masks every epoch so its figures are comparable.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle).batch(2)
+    masking = dict(vocab_size=cfg.vocab_size, max_predictions=cfg.max_predictions, mask_rate=cfg.mask_rate)
+
+    def to_example(ids, seed_pair):
+        masked, positions, targets, weights = mask_tokens(ids, seed_pair, **masking)
+        return {"token_ids": masked, "mask_positions": positions}, targets, weights
+
+    return tf.data.Dataset.zip(ds, seeds).map(to_example, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)

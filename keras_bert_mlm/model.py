@@ -1,0 +1,191 @@
+"""The encoder, the masked language model that pretrains it, and the sentiment classifier on top.
+
+    encoder = build_encoder(cfg)                     # token ids (batch, length) -> vectors (batch, length, width)
+    mlm = MaskedLanguageModel(encoder)               # + logits over the vocabulary at the chosen positions
+    mlm.compile(optimizer="adam"); mlm.fit(masking.mlm_dataset(ids, cfg, shuffle=True))
+    clf = build_classifier(encoder, cfg)             # the same encoder layers, pooled, + a sigmoid head
+
+Id 0 is padding: attention never looks at it and pooling ignores it.
+"""
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from .text import PAD_ID
+
+register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
+
+
+@register
+class TokenAndPositionEmbedding(layers.Layer):
+    """Sum of a token embedding and a learned position embedding."""
+
+    def __init__(self, vocab_size, max_len, embed_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.max_len, self.embed_dim = vocab_size, max_len, embed_dim
+        self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
+        self.position_embedding = layers.Embedding(max_len, embed_dim, name="position_embedding")
+
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build(input_shape)
+
+    def call(self, token_ids):
+        positions = ops.arange(ops.shape(token_ids)[1])
+        return self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
+                "embed_dim": self.embed_dim}
+
+
+@register
+class PaddingMask(layers.Layer):
+    """Attention mask `(batch, 1, length)`: True where the key is a real token."""
+
+    def call(self, token_ids):
+        return ops.expand_dims(ops.not_equal(token_ids, PAD_ID), 1)
+
+
+@register
+class SequencePooling(layers.Layer):
+    """One vector per text from the token vectors of its real tokens: `max`, `mean` or `first`."""
+
+    def __init__(self, mode="max", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, vectors, token_ids):
+        if self.mode == "first":
+            return vectors[:, 0]
+        real = ops.expand_dims(ops.cast(ops.not_equal(token_ids, PAD_ID), vectors.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(vectors * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
+        pooled = ops.max(ops.where(real > 0, vectors, ops.cast(-1e4, vectors.dtype)), axis=1)
+        return ops.where(ops.sum(real, axis=1) > 0, pooled, 0.0)  # an empty text pools to zeros
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@register
+class MaskedLMHead(layers.Layer):
+    """Vocabulary logits at the given positions only: gather first, then project.
+
+    Scoring only the ~15% chosen positions skips ~85% of the vocabulary projection, which is
+    almost all of the compute of a small BERT with a large vocabulary.
+    """
+
+    def __init__(self, vocab_size, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.projection = layers.Dense(vocab_size, name="projection", dtype="float32")
+
+    def build(self, vectors_shape, positions_shape=None):
+        self.projection.build(vectors_shape)
+
+    def call(self, vectors, positions):
+        picked = ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
+        return self.projection(ops.cast(picked, "float32"))
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+def build_encoder(cfg):
+    """The functional BERT encoder: embeddings, then `num_layers` post-LayerNorm transformer blocks."""
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = TokenAndPositionEmbedding(cfg.vocab_size, cfg.max_len, cfg.embed_dim, name="embeddings")(token_ids)
+    mask = PaddingMask(name="padding_mask")(token_ids)
+    for i in range(cfg.num_layers):
+        attention = layers.MultiHeadAttention(
+            cfg.num_heads, cfg.embed_dim // cfg.num_heads, name=f"block{i}_attention")(x, x, attention_mask=mask)
+        attention = layers.Dropout(cfg.dropout, name=f"block{i}_attention_dropout")(attention)
+        x = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_attention_norm")(layers.Add()([x, attention]))
+        ff = layers.Dense(cfg.ff_dim, activation="relu", name=f"block{i}_ff_in")(x)
+        ff = layers.Dense(cfg.embed_dim, name=f"block{i}_ff_out")(ff)
+        ff = layers.Dropout(cfg.dropout, name=f"block{i}_ff_dropout")(ff)
+        x = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_ff_norm")(layers.Add()([x, ff]))
+    return keras.Model(token_ids, x, name="encoder")
+
+
+def masked_loss_and_hits(targets, logits, weights):
+    """Mean cross-entropy over the chosen positions (weight 1) only, and the number predicted right."""
+    weights = ops.cast(weights, "float32")
+    ce = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+    loss = ops.sum(ce * weights) / ops.maximum(ops.sum(weights), 1.0)
+    hits = ops.sum(ops.cast(ops.equal(ops.cast(ops.argmax(logits, -1), "int32"), ops.cast(targets, "int32")), "float32") * weights)
+    return loss, hits
+
+
+@register
+class MaskedLanguageModel(keras.Model):
+    """Encoder + `MaskedLMHead`, trained with a loss over the chosen positions only.
+
+    Inputs `{"token_ids": (batch, length), "mask_positions": (batch, predictions)}`; output logits
+    `(batch, predictions, vocab)`. Batches are `(inputs, targets, weights)` as `masking.mlm_dataset`
+    makes them. Metrics: `loss` (per chosen token) and `masked_accuracy`.
+    """
+
+    def __init__(self, encoder, **kwargs):
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        positions = keras.Input((None,), dtype="int32", name="mask_positions")
+        vocab_size = encoder.get_layer("embeddings").vocab_size
+        logits = MaskedLMHead(vocab_size, name="mlm_head")(encoder(token_ids), positions)
+        super().__init__(inputs={"token_ids": token_ids, "mask_positions": positions}, outputs=logits, **kwargs)
+        self.encoder = encoder
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="masked_accuracy")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def _update_metrics(self, loss, hits, weights):
+        count = ops.sum(ops.cast(weights, "float32"))
+        self.loss_tracker.update_state(loss, sample_weight=count)
+        self.accuracy_tracker.update_state(hits / ops.maximum(count, 1.0), sample_weight=count)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        inputs, targets, weights = data
+        with tf.GradientTape() as tape:
+            logits = self(inputs, training=True)
+            loss, hits = masked_loss_and_hits(targets, logits, weights)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_metrics(loss, hits, weights)
+
+    def test_step(self, data):
+        inputs, targets, weights = data
+        logits = self(inputs, training=False)
+        return self._update_metrics(*masked_loss_and_hits(targets, logits, weights), weights)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "encoder": keras.saving.serialize_keras_object(self.encoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+
+def copy_encoder(encoder):
+    """A new encoder with the same architecture and (copied) weights."""
+    clone = keras.models.clone_model(encoder)
+    clone.set_weights(encoder.get_weights())
+    return clone
+
+
+def build_classifier(encoder, cfg):
+    """encoder -> pooling over real tokens -> dropout -> [ReLU layer] -> sigmoid probability of positive."""
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = SequencePooling(cfg.pooling, name="pooling")(encoder(token_ids), token_ids)
+    x = layers.Dropout(cfg.head_dropout, name="head_dropout")(x)
+    if cfg.head_hidden:
+        x = layers.Dense(cfg.head_hidden, activation="relu", name="head_hidden")(x)
+    probability = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
+    return keras.Model(token_ids, probability, name="classifier")

@@ -1,0 +1,53 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import fixtures  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
+sys.path.insert(0, ROOT)
+
+
+def run_script(*args, timeout=600, **kwargs):
+    """Run `python3 <args>` from the repo root; return the CompletedProcess (text mode)."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def assert_user_error(result, *culprits):
+    """Non-zero exit, exactly one `error:` line on stderr that names every culprit, no traceback."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:") or ": error:" in line]
+    assert len(errors) == 1, result.stderr
+    for culprit in culprits:
+        assert culprit in errors[0], errors[0]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """Both datasets as official-style archives: 200 IMDB train, 100 test, 200 unsup; 100 RT per class."""
+    return fixtures.make_data_dir(str(tmp_path_factory.mktemp("fixture")), n_train=200, n_test=100,
+                                  n_unsup=200, n_per_class=100)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(data_dir, tmp_path_factory):
+    """Artifacts of `train.py --preset tiny` on the fixture."""
+    out = str(tmp_path_factory.mktemp("tiny") / "out")
+    result = run_script("train.py", "--data-dir", data_dir, "--output-dir", out, "--preset", "tiny",
+                        "--offline", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_metrics(tiny_run, data_dir):
+    result = run_script("test.py", "--artifacts", tiny_run, "--data-dir", data_dir, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result

@@ -1,0 +1,79 @@
+import os
+
+import pytest
+
+import fixtures
+from conftest import SHARED_DATA
+from keras_bert_mlm import data
+from keras_bert_mlm.config import UserError
+
+
+@pytest.mark.parametrize("archives", [True, False], ids=["archives", "folders"])
+def test_imdb_splits_and_labels(tmp_path, archives):
+    data_dir = fixtures.make_data_dir(str(tmp_path), archives=archives, n_train=40, n_test=30, n_unsup=20)
+    splits = data.load_dataset("imdb", data_dir, imdb_val_size=10, seed=1, offline=True)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 30, "validation": 10, "test": 30}
+    assert splits["validation"]["label"].value_counts().to_dict() == {0: 5, 1: 5}  # stratified
+    assert set(splits["train"]["label"]) == {0, 1}
+    # Labels come from the folder: fixture positives end with "!", negatives with "."
+    for df in splits.values():
+        first_sentence = df["text"].str.split("<br />").str[0]
+        assert (first_sentence.str.endswith("!") == (df["label"] == 1)).all()
+    assert not set(splits["train"]["text"]) & set(splits["validation"]["text"])
+
+
+def test_imdb_validation_is_seeded(tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_train=40)
+    a, b, c = (data.load_dataset("imdb", data_dir, 10, seed, True)["validation"] for seed in (1, 1, 2))
+    assert a.equals(b) and not a.equals(c)
+
+
+def test_rotten_tomatoes_canonical_split_and_latin1(tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_per_class=50)
+    splits = data.load_dataset("rotten_tomatoes", data_dir, offline=True)
+    # round(0.8 * 50) = 40 train, round(0.9 * 50) = 45: 5 validation, 5 test per class.
+    assert {k: len(v) for k, v in splits.items()} == {"train": 80, "validation": 10, "test": 10}
+    for split, first, last in (("train", 0, 39), ("validation", 40, 44), ("test", 45, 49)):
+        pos = splits[split][splits[split]["label"] == 1]["text"].tolist()
+        assert f" pos{first} " in pos[0] and f" pos{last} " in pos[-1]
+        neg = splits[split][splits[split]["label"] == 0]["text"].tolist()
+        assert f" neg{first} " in neg[0] and all(" neg" in t for t in neg)
+    text = splits["train"]["text"][0]
+    assert "café naïve" in text and text == text.strip()
+
+
+def test_pretraining_corpus_has_no_test_text(tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_train=40, n_test=30, n_unsup=20, n_per_class=50)
+    corpus = data.pretraining_corpus(data_dir, offline=True)
+    assert len(corpus) == 40 + 20 + 80  # IMDB train + unsup + RT train
+    assert not any("testonlyword" in t for t in corpus)
+    rt = data.load_dataset("rotten_tomatoes", data_dir, offline=True)
+    assert not set(corpus) & (set(rt["test"]["text"]) | set(rt["validation"]["text"]))
+
+
+def test_missing_dataset_offline_names_the_files(tmp_path):
+    with pytest.raises(UserError, match="aclImdb_v1.tar.gz.*aclImdb/"):
+        data.load_dataset("imdb", str(tmp_path), offline=True)
+    with pytest.raises(UserError, match="rt-polaritydata.tar.gz"):
+        data.load_dataset("rotten_tomatoes", str(tmp_path), offline=True)
+
+
+def test_corrupt_archive_is_a_user_error(tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path))
+    archive = os.path.join(data_dir, "aclImdb_v1.tar.gz")
+    with open(archive, "r+b") as f:
+        f.truncate(os.path.getsize(archive) // 2)
+    data.read_imdb.cache_clear()
+    with pytest.raises(UserError, match="aclImdb_v1.tar.gz: corrupt or incomplete"):
+        data.load_dataset("imdb", data_dir, 10, 0, offline=True)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(SHARED_DATA, "aclImdb_v1.tar.gz")), reason="no real data")
+def test_real_data_counts():
+    imdb = data.read_imdb(data.find_source("imdb", SHARED_DATA, offline=True))
+    assert imdb.groupby("split").size().to_dict() == {"train": 25000, "test": 25000, "unsup": 50000}
+    splits = data.load_dataset("imdb", SHARED_DATA, imdb_val_size=2500, seed=42, offline=True)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 22500, "validation": 2500, "test": 25000}
+    rt = data.load_dataset("rotten_tomatoes", SHARED_DATA, offline=True)
+    assert {k: len(v) for k, v in rt.items()} == {"train": 8530, "validation": 1066, "test": 1066}
+    assert {k: int(v["label"].sum()) for k, v in rt.items()} == {"train": 4265, "validation": 533, "test": 533}

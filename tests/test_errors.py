@@ -1,0 +1,82 @@
+"""Every user mistake ends in one `error:` line naming the culprit, a non-zero exit, no traceback."""
+
+import os
+import shutil
+
+import fixtures
+from conftest import assert_user_error, run_script
+
+
+def train(*args):
+    return run_script("train.py", "--preset", "tiny", "--offline", "--quiet", *args)
+
+
+def test_unknown_preset_setting_and_bad_type(tmp_path):
+    assert_user_error(train("--preset", "huge"), "huge")
+    assert_user_error(train("--no-such-flag", "1"), "--no-such-flag")
+    assert_user_error(train("--mlm-epochs", "many"), "--mlm-epochs", "many")
+    assert_user_error(train("--pooling", "median"), "--pooling", "median")
+    assert_user_error(train("--datasets", "imdb,sst2"), "sst2")
+
+
+def test_data_dir_without_datasets(tmp_path):
+    result = train("--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"))
+    assert_user_error(result, "aclImdb_v1.tar.gz", str(tmp_path))
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_corrupt_archive_leaves_output_untouched(tiny_run, tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path))
+    archive = os.path.join(data_dir, "rt-polaritydata.tar.gz")
+    with open(archive, "r+b") as f:
+        f.truncate(100)
+    out = str(tmp_path / "out")
+    shutil.copytree(tiny_run, out)
+    before = {p: os.path.getmtime(os.path.join(out, p)) for p in os.listdir(out)}
+    assert_user_error(train("--data-dir", data_dir, "--output-dir", out), "rt-polaritydata.tar.gz")
+    assert {p: os.path.getmtime(os.path.join(out, p)) for p in os.listdir(out)} == before
+
+
+def test_output_dir_not_writable(data_dir):
+    # /proc refuses new entries even to root, who may run the tests.
+    assert_user_error(train("--data-dir", data_dir, "--output-dir", "/proc/keras_bert_mlm_out"), "/proc/keras_bert_mlm_out")
+
+
+def test_output_dir_is_a_file(data_dir, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert_user_error(train("--data-dir", data_dir, "--output-dir", str(target)), str(target))
+
+
+def test_other_settings_in_same_output_dir_refused(tiny_run, data_dir, tmp_path):
+    out = str(tmp_path / "out")
+    shutil.copytree(tiny_run, out)
+    assert_user_error(train("--data-dir", data_dir, "--output-dir", out, "--embed-dim", "32"), "embed_dim", out)
+
+
+def test_test_py_bad_artifacts(tiny_run, data_dir, tmp_path):
+    def score(artifacts, *args):
+        return run_script("test.py", "--artifacts", artifacts, "--data-dir", data_dir, "--offline", *args)
+
+    assert_user_error(score(str(tmp_path / "nothing")), "nothing")
+    (tmp_path / "empty").mkdir()
+    assert_user_error(score(str(tmp_path / "empty")), "config.json")
+    half = str(tmp_path / "half")
+    shutil.copytree(tiny_run, half)
+    os.remove(os.path.join(half, "imdb", "savedmodel", "saved_model.pb"))
+    assert_user_error(score(half), os.path.join("imdb", "savedmodel"))
+    assert_user_error(score(tiny_run, "--datasets", "sst2"), "sst2")
+    assert_user_error(run_script("test.py", "--artifacts", tiny_run, "--data-dir", str(tmp_path), "--offline"),
+                      "aclImdb_v1.tar.gz")
+
+
+def test_test_py_dataset_not_trained(data_dir, tiny_run, tmp_path):
+    out = str(tmp_path / "imdb_only")
+    shutil.copytree(tiny_run, out)
+    result = train("--data-dir", data_dir, "--output-dir", out, "--datasets", "imdb", "--overwrite",
+                   "--mlm-epochs", "1")
+    assert result.returncode == 0, result.stderr
+    shutil.rmtree(os.path.join(out, "rotten_tomatoes"))
+    result = run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline",
+                        "--datasets", "rotten_tomatoes")
+    assert_user_error(result, "rotten_tomatoes")

@@ -1,0 +1,65 @@
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_mlm import masking
+from keras_bert_mlm.config import Config
+from keras_bert_mlm.text import FIRST_WORD_ID, MASK_ID
+
+VOCAB = 1000
+
+
+def random_ids(n=400, max_len=128, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((n, max_len), np.int32)
+    for row, length in zip(ids, rng.integers(10, max_len + 1, n)):
+        row[:length] = rng.integers(FIRST_WORD_ID, VOCAB, length)
+    return ids
+
+
+def collect(ds):
+    return [tuple(t.numpy() for t in (x["token_ids"], x["mask_positions"], y, w)) for x, y, w in ds]
+
+
+def test_bert_masking_statistics():
+    ids = random_ids()
+    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=50)
+    batches = collect(masking.mlm_dataset(ids, cfg, shuffle=False))
+    masked, positions, targets, weights = (np.concatenate(p) for p in zip(*batches))
+    chosen = weights > 0
+    assert positions.shape[1] == cfg.max_predictions
+    # 15% of real tokens are chosen, and only real tokens.
+    n_real = (ids != 0).sum()
+    assert abs(chosen.sum() / n_real - 0.15) < 0.01
+    rows = np.repeat(np.arange(len(ids))[:, None], positions.shape[1], 1)
+    assert (ids[rows[chosen], positions[chosen]] != 0).all()
+    assert (targets[chosen] == ids[rows[chosen], positions[chosen]]).all()
+    # Of the chosen: 80% [mask], 10% a random word, 10% unchanged.
+    now = masked[rows[chosen], positions[chosen]]
+    to_mask, same = (now == MASK_ID).mean(), (now == targets[chosen]).mean()
+    assert abs(to_mask - 0.8) < 0.03 and abs(same - 0.1 - 0.1 / VOCAB) < 0.02
+    assert abs(1 - to_mask - same - 0.1) < 0.02 and (now >= FIRST_WORD_ID).sum() == (now != MASK_ID).sum()
+    # Nothing else changes; padding stays padding.
+    untouched = np.ones_like(ids, bool)
+    untouched[rows[chosen], positions[chosen]] = False
+    assert (masked[untouched] == ids[untouched]).all()
+
+
+def test_masks_differ_between_epochs_but_are_seeded():
+    ids = random_ids(64)
+    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=64)
+    ds = masking.mlm_dataset(ids, cfg, shuffle=True)
+    first, second = collect(ds)[0], collect(ds)[0]
+    assert not np.array_equal(first[0], second[0])
+    again = collect(masking.mlm_dataset(ids, cfg, shuffle=True))[0]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    val = masking.mlm_dataset(ids, cfg, shuffle=False)
+    assert all(np.array_equal(a, b) for a, b in zip(collect(val)[0], collect(val)[0]))
+
+
+def test_short_and_empty_sequences():
+    ids = np.zeros((3, 20), np.int32)
+    ids[0, :2] = [5, 6]
+    masked, positions, targets, weights = (t.numpy() for t in masking.mask_tokens(
+        ids, tf.constant([1, 2], tf.int64), vocab_size=VOCAB, max_predictions=4))
+    assert weights.sum(1).tolist() == [1, 0, 0]  # at least one token of a non-empty text, none of an empty one
+    assert (masked[1:] == 0).all()

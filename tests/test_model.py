@@ -1,0 +1,72 @@
+import numpy as np
+import keras
+import tensorflow as tf
+
+from keras_bert_mlm import masking, model
+from keras_bert_mlm.config import Config
+
+CFG = Config.from_preset("tiny")
+
+
+def batch(seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(3, CFG.vocab_size, (8, CFG.max_len)).astype(np.int32)
+    ids[:, 20:] = 0
+    return next(iter(masking.mlm_dataset(ids, CFG, shuffle=False)))
+
+
+def test_loss_counts_only_chosen_positions():
+    x, y, w = batch()
+    w_np = w.numpy()
+    logits = tf.random.normal((*y.shape, CFG.vocab_size), seed=1)
+    loss, hits = model.masked_loss_and_hits(y, logits, w)
+    ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True).numpy()
+    assert np.isclose(loss, (ce * w_np).sum() / w_np.sum(), rtol=1e-5)
+    # Changing the logits or targets of unchosen slots changes nothing.
+    unchosen = (w_np == 0)[..., None]
+    noisy = tf.where(unchosen, logits * 10 + 3, logits)
+    other_targets = tf.where(w > 0, y, (y + 1) % CFG.vocab_size)
+    assert np.isclose(model.masked_loss_and_hits(other_targets, noisy, w)[0], loss, rtol=1e-6)
+    assert hits <= w_np.sum()
+
+
+def test_mlm_trains_and_round_trips_through_keras_file(tmp_path):
+    keras.utils.set_random_seed(0)
+    mlm = model.MaskedLanguageModel(model.build_encoder(CFG))
+    mlm.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x, y, w = batch()
+    before = mlm.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    mlm.fit(tf.data.Dataset.from_tensors((x, y, w)).repeat(20), verbose=0)
+    after = mlm.evaluate(tf.data.Dataset.from_tensors((x, y, w)), verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"] and set(after) == {"loss", "masked_accuracy"}
+    path = str(tmp_path / "mlm.keras")
+    mlm.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded(x), mlm(x), rtol=1e-5, atol=1e-5)
+
+
+def test_padding_does_not_change_the_encoding():
+    encoder = model.build_encoder(CFG)
+    ids = np.array([[5, 6, 7, 0, 0, 0]], np.int32)
+    np.testing.assert_allclose(encoder(ids)[:, :3], encoder(ids[:, :3]), rtol=1e-5, atol=1e-5)
+
+
+def test_classifier_starts_from_the_pretrained_encoder_weights():
+    encoder = model.build_encoder(CFG)
+    copy = model.copy_encoder(encoder)
+    classifier = model.build_classifier(copy, CFG)
+    inner = classifier.get_layer("encoder")
+    assert inner is copy
+    for a, b in zip(encoder.weights, inner.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert all(a is not b for a, b in zip(encoder.weights, inner.weights))  # fine-tuning leaves the original alone
+
+
+def test_pooling_ignores_padding():
+    vectors = tf.constant([[[1.0, -2.0], [3.0, 0.0], [99.0, 99.0]]])
+    ids = tf.constant([[4, 5, 0]])
+    assert model.SequencePooling("max")(vectors, ids).numpy().tolist() == [[3.0, 0.0]]
+    assert model.SequencePooling("mean")(vectors, ids).numpy().tolist() == [[2.0, -1.0]]
+    assert model.SequencePooling("first")(vectors, ids).numpy().tolist() == [[1.0, -2.0]]
+    empty = model.SequencePooling("max")(vectors, tf.zeros((1, 3), tf.int32)).numpy()
+    assert np.isfinite(empty).all()

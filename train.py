@@ -127,17 +127,16 @@ def finetune(name, split, pretrained_encoder, vectorizer, vectorize, cfg, out, v
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch."""
     import keras
     import tensorflow as tf
-    from keras_bert_mlm import export, model
+    from keras_bert_mlm import batching, export, model
 
     if cfg.max_train_texts:
         split = {**split, "train": split["train"].sample(
             n=min(cfg.max_train_texts, len(split["train"])), random_state=cfg.seed)}
 
     def dataset(part, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices((vectorize(part["text"]), part["label"].to_numpy(np.float32)))
-        if shuffle:
-            ds = ds.shuffle(len(part), seed=cfg.seed, reshuffle_each_iteration=True)
-        return ds.batch(cfg.clf_batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = batching.make_batches(vectorize(part["text"]), cfg.clf_batch_size, part["label"].to_numpy(np.float32),
+                                   shuffle=shuffle, seed=cfg.seed, by_length=cfg.bucket_by_length)
+        return ds.prefetch(tf.data.AUTOTUNE)
 
     train_ds, val_ds = dataset(split["train"], True), dataset(split["validation"], False)
     stage_dir = os.path.join(out, name)

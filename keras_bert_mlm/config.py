@@ -34,6 +34,8 @@ class Config:
     # Text
     vocab_size: int = _s(30000, "vocabulary size, including padding, [UNK] and [mask]")
     max_len: int = _s(256, "tokens per text; longer texts keep their first max_len tokens")
+    bucket_by_length: bool = _s(True, "batch texts of similar length together and pad each batch only to its "
+                                "longest text (false: pad every text to max_len)")
     # Model
     embed_dim: int = _s(128, "width of the token vectors")
     num_heads: int = _s(8, "attention heads per layer")
@@ -80,7 +82,7 @@ class Config:
 
     @property
     def max_predictions(self):
-        """Masked positions scored per sequence: a fixed number keeps the MLM head's shapes static."""
+        """Most positions scored per sequence: round(mask_rate * length) of them are chosen."""
         return max(1, math.ceil(round(self.mask_rate * self.max_len, 6)))
 
     @classmethod
@@ -127,12 +129,20 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _parse_bool(value):
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
+
+
 def add_config_flags(parser):
     """Add one `--flag` per Config field; each defaults to None, meaning 'as the preset says'."""
     group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
     for f in dataclasses.fields(Config):
         group.add_argument(
-            "--" + f.name.replace("_", "-"), type=f.type,
+            "--" + f.name.replace("_", "-"), type=_parse_bool if f.type is bool else f.type,
             default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})",
         )
 

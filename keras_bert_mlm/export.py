@@ -74,6 +74,29 @@ def fill_mask(mlm, vectorizer, texts, top_k, vocabulary=None):
     }
 
 
+def classify_by_length(classifier, token_ids, chunk_size=16):
+    """`classifier(token_ids)`, run on the texts sorted by length in chunks cut to their longest text.
+
+    A batch of raw reviews padded to `max_len` spends much of its attention on padding; sorted
+    chunks skip it, and keep each chunk's attention matrices small. Results come back in the
+    input order.
+    """
+    token_ids = tf.cast(token_ids, tf.int32)
+    lengths = tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), axis=1)
+    order = tf.argsort(lengths)
+    ids, lengths = tf.gather(token_ids, order), tf.gather(lengths, order)
+    n_chunks = (tf.shape(ids)[0] + chunk_size - 1) // chunk_size
+
+    def chunk(i, results):
+        rows = slice(i * chunk_size, (i + 1) * chunk_size)
+        width = tf.maximum(tf.reduce_max(lengths[rows]), 1)
+        return i + 1, results.write(i, tf.cast(classifier(ids[rows][:, :width], training=False), tf.float32))
+
+    _, results = tf.while_loop(lambda i, _: i < n_chunks, chunk, (0, tf.TensorArray(
+        tf.float32, size=n_chunks, infer_shape=False, element_shape=[None, 1])))
+    return tf.scatter_nd(order[:, None], results.concat(), tf.stack([tf.shape(order)[0], 1]))
+
+
 def export_classifier(classifier, vectorizer, path):
     """SavedModel at `path` whose `serve` endpoint maps raw texts `(batch,)` to P(positive) `(batch, 1)`."""
     archive = keras.export.ExportArchive()
@@ -81,7 +104,7 @@ def export_classifier(classifier, vectorizer, path):
     archive.track(classifier)
 
     def serve(texts):
-        return tf.cast(classifier(tf.cast(vectorizer(texts), tf.int32), training=False), tf.float32)
+        return classify_by_length(classifier, vectorizer(texts))
 
     archive.add_endpoint("serve", serve, input_signature=[STRINGS])
     with atomic_path(path) as tmp:

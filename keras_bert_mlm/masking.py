@@ -10,6 +10,7 @@ draws new seeds each epoch: masks differ between epochs, yet a seed fixes them a
 
 import tensorflow as tf
 
+from .batching import make_batches
 from .text import FIRST_WORD_ID, MASK_ID, PAD_ID
 
 
@@ -19,12 +20,13 @@ def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15)
     Args:
         token_ids: int tensor `(batch, length)`, 0 = padding.
         seed: int64 tensor `(2,)` for the stateless random ops.
-        max_predictions: chosen positions returned per sequence (a static shape); a sequence with
-            fewer chosen tokens pads its slots with weight 0.
+        max_predictions: at most this many chosen positions per sequence (fewer when the batch is
+            shorter); a sequence with fewer chosen tokens fills its slots with weight 0.
 
     Returns:
         `(masked_ids, positions, targets, weights)`: the corrupted input `(batch, length)`, and for
-        each of `max_predictions` slots its position, original token and weight (1.0 = chosen).
+        each of `min(max_predictions, length)` slots its position, original token and weight
+        (1.0 = chosen).
     """
     token_ids = tf.cast(token_ids, tf.int32)
     seeds = tf.random.experimental.stateless_split(seed, num=3)
@@ -50,19 +52,13 @@ def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15)
 
     batch_index = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
     masked = tf.tensor_scatter_nd_update(token_ids, tf.stack([batch_index, positions], -1), replacement)
-    if max_predictions > k:  # static padding of the slots for sequences shorter than max_predictions
-        pad = [[0, 0], [0, max_predictions - k]]
-        positions, targets, weights = (tf.pad(t, pad) for t in (positions, targets, weights))
     return masked, positions, targets, weights
 
 
 def mlm_dataset(token_ids, cfg, shuffle, seed=None):
     """A `tf.data` pipeline of MLM batches from a 2-D int array of token ids, masked afresh every epoch."""
     seed = cfg.seed if seed is None else seed
-    ds = tf.data.Dataset.from_tensor_slices(token_ids)
-    if shuffle:
-        ds = ds.shuffle(len(token_ids), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.mlm_batch_size)
+    ds = make_batches(token_ids, cfg.mlm_batch_size, shuffle=shuffle, seed=seed, by_length=cfg.bucket_by_length)
     # A validation set keeps the same masks every epoch so its figures are comparable.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle).batch(2)
     masking = dict(vocab_size=cfg.vocab_size, max_predictions=cfg.max_predictions, mask_rate=cfg.mask_rate)

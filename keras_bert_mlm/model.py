@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from .losses import fused_projection_loss
 from .text import PAD_ID
 
 register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
@@ -80,14 +81,21 @@ class MaskedLMHead(layers.Layer):
     def __init__(self, vocab_size, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
-        self.projection = layers.Dense(vocab_size, name="projection", dtype="float32")
+        self.projection = layers.Dense(vocab_size, name="projection")
 
     def build(self, vectors_shape, positions_shape=None):
         self.projection.build(vectors_shape)
 
     def call(self, vectors, positions):
-        picked = ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
-        return self.projection(ops.cast(picked, "float32"))
+        return self.projection(self.gather(vectors, positions))
+
+    def gather(self, vectors, positions):
+        return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
+
+    def loss_and_hits(self, vectors, positions, targets, weights):
+        """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all."""
+        kernel, bias = (ops.cast(v, "float32") for v in (self.projection.kernel, self.projection.bias))
+        return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size}
@@ -108,15 +116,6 @@ def build_encoder(cfg):
         ff = layers.Dropout(cfg.dropout, name=f"block{i}_ff_dropout")(ff)
         x = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_ff_norm")(layers.Add()([x, ff]))
     return keras.Model(token_ids, x, name="encoder")
-
-
-def masked_loss_and_hits(targets, logits, weights):
-    """Mean cross-entropy over the chosen positions (weight 1) only, and the number predicted right."""
-    weights = ops.cast(weights, "float32")
-    ce = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    loss = ops.sum(ce * weights) / ops.maximum(ops.sum(weights), 1.0)
-    hits = ops.sum(ops.cast(ops.equal(ops.cast(ops.argmax(logits, -1), "int32"), ops.cast(targets, "int32")), "float32") * weights)
-    return loss, hits
 
 
 @register
@@ -148,19 +147,21 @@ class MaskedLanguageModel(keras.Model):
         self.accuracy_tracker.update_state(hits / ops.maximum(count, 1.0), sample_weight=count)
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def _loss_and_hits(self, data, training):
         inputs, targets, weights = data
+        vectors = self.encoder(inputs["token_ids"], training=training)
+        head = self.get_layer("mlm_head")
+        return head.loss_and_hits(vectors, inputs["mask_positions"], targets, weights)
+
+    def train_step(self, data):
         with tf.GradientTape() as tape:
-            logits = self(inputs, training=True)
-            loss, hits = masked_loss_and_hits(targets, logits, weights)
+            loss, hits = self._loss_and_hits(data, training=True)
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_metrics(loss, hits, weights)
+        return self._update_metrics(loss, hits, data[2])
 
     def test_step(self, data):
-        inputs, targets, weights = data
-        logits = self(inputs, training=False)
-        return self._update_metrics(*masked_loss_and_hits(targets, logits, weights), weights)
+        return self._update_metrics(*self._loss_and_hits(data, training=False), data[2])
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,

@@ -2,6 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_mlm import masking
+from keras_bert_mlm.batching import make_batches
 from keras_bert_mlm.config import Config
 from keras_bert_mlm.text import FIRST_WORD_ID, MASK_ID
 
@@ -22,7 +23,7 @@ def collect(ds):
 
 def test_bert_masking_statistics():
     ids = random_ids()
-    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=50)
+    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=50, bucket_by_length=False)
     batches = collect(masking.mlm_dataset(ids, cfg, shuffle=False))
     masked, positions, targets, weights = (np.concatenate(p) for p in zip(*batches))
     chosen = weights > 0
@@ -46,7 +47,7 @@ def test_bert_masking_statistics():
 
 def test_masks_differ_between_epochs_but_are_seeded():
     ids = random_ids(64)
-    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=64)
+    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=64, bucket_by_length=False)
     ds = masking.mlm_dataset(ids, cfg, shuffle=True)
     first, second = collect(ds)[0], collect(ds)[0]
     assert not np.array_equal(first[0], second[0])
@@ -63,3 +64,28 @@ def test_short_and_empty_sequences():
         ids, tf.constant([1, 2], tf.int64), vocab_size=VOCAB, max_predictions=4))
     assert weights.sum(1).tolist() == [1, 0, 0]  # at least one token of a non-empty text, none of an empty one
     assert (masked[1:] == 0).all()
+
+
+def test_batches_by_length_keep_every_text_once_with_its_label():
+    ids = random_ids(300, max_len=64)
+    ids[7] = 0  # an empty text
+    labels = np.arange(300)
+    batches = list(make_batches(ids, 16, labels=labels, shuffle=True, seed=1))
+    seen = np.concatenate([y.numpy() for _, y in batches])
+    assert sorted(seen) == list(range(300))
+    for x, y in batches:
+        x = x.numpy()
+        assert x.shape[1] == max(1, (x != 0).sum(1).max())  # padded to its own longest text only
+        for row, label in zip(x, y.numpy()):
+            np.testing.assert_array_equal(row, ids[label][: len(row)])
+    spans = [(x.numpy() != 0).sum(1) for x, _ in batches]
+    assert np.mean([s.max() - s.min() for s in spans]) < 16  # lengths within a batch are close
+
+
+def test_bucketed_mlm_batches_mask_the_same_way():
+    cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=32)
+    batches = collect(masking.mlm_dataset(random_ids(), cfg, shuffle=True))
+    chosen = sum(w.sum() for *_, w in batches)
+    real = sum((masked != 0).sum() for masked, *_ in batches)  # replacements are never padding
+    assert abs(chosen / real - 0.15) < 0.01
+    assert all(p.shape[1] <= min(cfg.max_predictions, ids.shape[1]) for ids, p, _, _ in batches)

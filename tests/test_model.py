@@ -2,7 +2,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from keras_bert_mlm import masking, model
+from keras_bert_mlm import losses, masking, model
 from keras_bert_mlm.config import Config
 
 CFG = Config.from_preset("tiny")
@@ -19,14 +19,14 @@ def test_loss_counts_only_chosen_positions():
     x, y, w = batch()
     w_np = w.numpy()
     logits = tf.random.normal((*y.shape, CFG.vocab_size), seed=1)
-    loss, hits = model.masked_loss_and_hits(y, logits, w)
+    loss, hits = losses.masked_loss_and_hits(y, logits, w)
     ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True).numpy()
     assert np.isclose(loss, (ce * w_np).sum() / w_np.sum(), rtol=1e-5)
     # Changing the logits or targets of unchosen slots changes nothing.
     unchosen = (w_np == 0)[..., None]
     noisy = tf.where(unchosen, logits * 10 + 3, logits)
     other_targets = tf.where(w > 0, y, (y + 1) % CFG.vocab_size)
-    assert np.isclose(model.masked_loss_and_hits(other_targets, noisy, w)[0], loss, rtol=1e-6)
+    assert np.isclose(losses.masked_loss_and_hits(other_targets, noisy, w)[0], loss, rtol=1e-6)
     assert hits <= w_np.sum()
 
 
@@ -70,3 +70,49 @@ def test_pooling_ignores_padding():
     assert model.SequencePooling("first")(vectors, ids).numpy().tolist() == [[1.0, -2.0]]
     empty = model.SequencePooling("max")(vectors, tf.zeros((1, 3), tf.int32)).numpy()
     assert np.isfinite(empty).all()
+
+
+def test_fused_loss_equals_the_dense_reference_in_value_and_gradient():
+    """Sparse head with the fused loss == vocabulary logits at every position, loss on the chosen ones."""
+    keras.utils.set_random_seed(3)
+    mlm = model.MaskedLanguageModel(model.build_encoder(CFG))
+    head = mlm.get_layer("mlm_head")
+    x, y, w = batch(seed=4)
+    ids, positions = x["token_ids"], x["mask_positions"]
+    variables = mlm.trainable_variables
+
+    with tf.GradientTape() as tape:
+        vectors = mlm.encoder(ids)
+        fused_loss, fused_hits = head.loss_and_hits(vectors, positions, y, w)
+    fused_grads = tape.gradient(fused_loss, variables)
+
+    with tf.GradientTape() as tape:  # the reference formulation: dense logits at all positions
+        all_logits = head.projection(mlm.encoder(ids))
+        dense_weights = tf.zeros(ids.shape).numpy()
+        dense_targets = np.zeros(ids.shape, np.int32)
+        for row in range(ids.shape[0]):
+            for slot in np.flatnonzero(w[row].numpy()):
+                dense_weights[row, positions[row, slot]] = 1.0
+                dense_targets[row, positions[row, slot]] = y[row, slot]
+        dense_loss, dense_hits = losses.masked_loss_and_hits(dense_targets, all_logits, dense_weights)
+    dense_grads = tape.gradient(dense_loss, variables)
+
+    sparse_loss, _ = losses.masked_loss_and_hits(y, mlm(x), w)
+    np.testing.assert_allclose([fused_loss, sparse_loss], [dense_loss] * 2, rtol=1e-5)
+    assert float(fused_hits) == float(dense_hits)
+    for v, a, b in zip(variables, fused_grads, dense_grads):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6,
+                                   err_msg=v.path)
+
+
+def test_fused_loss_over_several_chunks_and_no_chosen_rows():
+    rng = np.random.default_rng(0)
+    vectors = tf.constant(rng.normal(size=(7, 3, 4)), tf.float32)
+    kernel, bias = tf.constant(rng.normal(size=(4, 11)), tf.float32), tf.constant(rng.normal(size=11), tf.float32)
+    targets = tf.constant(rng.integers(0, 11, (7, 3)), tf.int32)
+    weights = tf.constant(rng.integers(0, 2, (7, 3)), tf.float32)
+    expected = losses.masked_loss_and_hits(targets, tf.matmul(vectors, kernel) + bias, weights)
+    got = losses.fused_projection_loss(vectors, kernel, bias, targets, weights, chunk_size=2)
+    np.testing.assert_allclose([float(v) for v in got], [float(v) for v in expected], rtol=1e-5)
+    none = losses.fused_projection_loss(vectors, kernel, bias, targets, tf.zeros_like(weights))
+    assert [float(v) for v in none] == [0.0, 0.0]

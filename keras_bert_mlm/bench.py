@@ -1,0 +1,177 @@
+"""Speed of MLM pretraining and serving, ours against the keras.io example's formulation.
+
+    python3 -m keras_bert_mlm.bench --preset keras-example --data-dir ../shared/data --seconds 60
+
+Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gathered positions, fused
+loss, length-bucketed batches), `mlm_train_reference` (the example: vocabulary logits at all
+positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `serve` and
+`serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `peak_rss_mb`.
+Both sides train the same model size on the same texts; tokens are real (non-padding) tokens.
+A benchmark, not a test: run it on an otherwise idle machine and compare ratios from one run.
+"""
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import losses
+from .config import Config, UserError
+
+
+def emit(**record):
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}), flush=True)
+
+
+def matmul_peak_gflops(seconds=2.0, n=2048):
+    a = tf.random.normal((n, n))
+    mm = tf.function(lambda a: tf.matmul(a, a))
+    mm(a).numpy()
+    start, count = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        mm(a).numpy()
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
+
+
+def load_texts(data_dir, n, seed):
+    """Up to `n` IMDB train/unsup reviews from `data_dir`, else synthetic reviews of IMDB-like length."""
+    from . import data
+
+    if data_dir:
+        try:
+            corpus = data.pretraining_corpus(data_dir, offline=True)
+            rng = np.random.default_rng(seed)
+            return [corpus[i] for i in rng.permutation(len(corpus))[:n]], "real"
+        except UserError:
+            pass
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(20000)]
+    zipf = 1 / np.arange(1, len(words) + 1)
+    lengths = np.clip(rng.lognormal(np.log(175), 0.75, n), 10, 2500).astype(int)  # IMDB: mean ~230 words
+    return [" ".join(rng.choice(words, size=k, p=zipf / zipf.sum())) for k in lengths], "synthetic"
+
+
+def flops_per_step(cfg, ids, chosen):
+    """Useful FLOPs (forward + backward = 3x forward) of one MLM step on real tokens only."""
+    lengths = (ids != 0).sum(axis=1).astype(np.float64)
+    d, f = cfg.embed_dim, cfg.ff_dim
+    per_token = cfg.num_layers * (2 * (4 * d * d + 2 * d * f))
+    attention = cfg.num_layers * 4 * d * (lengths**2).sum()
+    head = 2 * d * cfg.vocab_size * chosen
+    return 3 * (per_token * lengths.sum() + attention + head)
+
+
+def time_training(model, batches, seconds, cfg):
+    """Train on `batches` (an iterator of (x, y, w)) for `seconds` after a warm-up; return rates."""
+    for _ in range(3):  # warm-up: tracing and the first shapes
+        model.train_on_batch(*next(batches))
+    texts = tokens = flops = 0.0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        x, y, w = next(batches)
+        model.train_on_batch(x, y, sample_weight=w)
+        real = np.asarray(x["token_ids"])
+        texts += real.shape[0]
+        tokens += (real != 0).sum()
+        flops += flops_per_step(cfg, real, float(np.asarray(w).sum()))
+    elapsed = time.perf_counter() - start
+    return texts / elapsed, tokens / elapsed, flops / elapsed / 1e9
+
+
+def time_serving(path, texts, seconds, batch_size=256):
+    loaded = tf.saved_model.load(path)
+    batches = [tf.constant(texts[i:i + batch_size]) for i in range(0, len(texts) - batch_size + 1, batch_size)]
+    loaded.serve(batches[0])
+    count, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        loaded.serve(batches[i % len(batches)]).numpy()
+        count, i = count + batch_size, i + 1
+    return count / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="keras-example", help="model size to measure (default: keras-example)")
+    parser.add_argument("--data-dir", default=None, help="real reviews from here; synthetic when absent")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measuring time per measure (default: 30)")
+    parser.add_argument("--texts", type=int, default=4000, help="texts to sample (default: 4000)")
+    args = parser.parse_args(argv)
+
+    from . import export, masking, model, text
+
+    cfg = Config.from_preset(args.preset)
+    keras.utils.set_random_seed(cfg.seed)
+    peak = matmul_peak_gflops()
+    emit(measure="matmul_peak", gflops=peak, dtype="float32")
+    texts, source = load_texts(args.data_dir, args.texts, cfg.seed)
+    emit(measure="data", source=source, texts=len(texts))
+    vectorizer = text.adapt_vectorizer(texts, cfg.vocab_size, cfg.max_len)
+    ids = np.asarray(vectorizer(tf.constant(texts)), np.int32)
+
+    # Ours.
+    mlm = model.MaskedLanguageModel(model.build_encoder(cfg))
+    mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True).repeat())
+    texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
+    emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
+    emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="mlm_train")
+
+    # The example's formulation: dense logits at every position of 256-wide batches.
+    reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})
+    reference = ReferenceMLM(model.build_encoder(cfg))
+    reference.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True).repeat())
+    ref_texts_s, ref_tokens_s, ref_gflops = time_training(reference, dense, args.seconds, cfg)
+    emit(measure="mlm_train_reference", texts_per_s=ref_texts_s, tokens_per_s=ref_tokens_s,
+         gflops=ref_gflops, mfu=ref_gflops / peak)
+    emit(measure="mlm_speedup", ratio=tokens_s / ref_tokens_s)
+
+    # Serving raw strings: ours sorts by length and trims padding; the example pads every text to max_len.
+    classifier = model.build_classifier(mlm.encoder, cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_path, ref_path = os.path.join(tmp, "ours"), os.path.join(tmp, "reference")
+        export.export_classifier(classifier, vectorizer, ours_path)
+        archive = keras.export.ExportArchive()
+        archive.track(vectorizer)
+        archive.track(classifier)
+        archive.add_endpoint("serve", lambda t: classifier(tf.cast(vectorizer(t), tf.int32)),
+                             input_signature=[export.STRINGS])
+        archive.write_out(ref_path, verbose=False)
+        serve = time_serving(ours_path, texts, args.seconds)
+        emit(measure="serve", texts_per_s=serve, batch_size=256)
+        serve_ref = time_serving(ref_path, texts, args.seconds)
+        emit(measure="serve_reference", texts_per_s=serve_ref, batch_size=256)
+        emit(measure="serve_speedup", ratio=serve / serve_ref)
+    emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="whole bench")
+
+
+class ReferenceMLM(keras.Model):
+    """The keras.io example's MLM step: vocabulary logits at every position, loss on the chosen ones."""
+
+    def __init__(self, encoder):
+        token_ids = keras.Input((None,), dtype="int32")
+        logits = keras.layers.Dense(encoder.get_layer("embeddings").vocab_size)(encoder(token_ids))
+        super().__init__(token_ids, logits)
+
+    def train_step(self, data):
+        inputs, targets, weights = data
+        ids, positions = inputs["token_ids"], inputs["mask_positions"]
+        rows = tf.broadcast_to(tf.range(tf.shape(ids)[0])[:, None], tf.shape(positions))
+        index = tf.stack([rows, positions], -1)
+        dense_targets = tf.scatter_nd(index, targets, tf.shape(ids))
+        dense_weights = tf.scatter_nd(index, weights, tf.shape(ids))
+        with tf.GradientTape() as tape:
+            loss, _ = losses.masked_loss_and_hits(dense_targets, self(ids, training=True), dense_weights)
+        self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+        return {"loss": loss}
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,9 @@ def parse_args(argv=None):
     parser.add_argument("--overwrite", action="store_true",
                         help="allow an output dir that holds a run with other settings")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only stage lines")
+    parser.add_argument("--pretrained", metavar="RUN_DIR", default=None,
+                        help="skip vocabulary and pretraining: reuse those of this earlier --output-dir "
+                             "(its pretraining settings apply) and only fine-tune")
     add_config_flags(parser)
     return parser.parse_args(argv)
 
@@ -56,14 +59,32 @@ def prepare_output_dir(out, cfg, overwrite):
     cfg.to_json(path)
 
 
+# Settings that belong to the vocabulary and the pretraining: `--pretrained` takes them from that run.
+PRETRAINING_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "dropout",
+                        "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
+                        "max_corpus_texts")
+
+
+def adopt_pretraining_settings(cfg, run_dir):
+    """`cfg` with the pretraining settings of the earlier run in `run_dir`."""
+    from keras_bert_mlm.config import Config
+
+    for path in ("config.json", "vocab.txt", "mlm/encoder.keras", "mlm/mlm.keras", "mlm/savedmodel/saved_model.pb"):
+        if not os.path.isfile(os.path.join(run_dir, path)):
+            raise UserError(f"--pretrained {run_dir}: missing {path}, not a finished train.py run")
+    previous = Config.from_json(os.path.join(run_dir, "config.json"))
+    return Config(**{**cfg.to_dict(), **{k: getattr(previous, k) for k in PRETRAINING_SETTINGS}})
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = config_from_args(args)
+    if args.pretrained:
+        cfg = adopt_pretraining_settings(cfg, args.pretrained)
 
     # Import late: `--help` and flag errors answer without loading TensorFlow.
     import keras
-    import tensorflow as tf
-    from keras_bert_mlm import data, export, masking, model, text
+    from keras_bert_mlm import data
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     keras.utils.set_random_seed(cfg.seed)
@@ -71,30 +92,72 @@ def main(argv=None):
 
     # Read everything first: a data problem stops the run before anything is written.
     log(f"reading data from {args.data_dir}")
-    corpus = data.pretraining_corpus(args.data_dir, args.offline)
     splits = {name: data.load_dataset(name, args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline)
               for name in cfg.dataset_list}
+    corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
+    prepare_output_dir(out, cfg, args.overwrite)
+
+    if args.pretrained:
+        log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
+        for name in ("vocab.txt", "mlm"):
+            copy_artifact(os.path.join(args.pretrained, name), os.path.join(out, name))
+        results = {"mlm": {"pretrained_in": os.path.abspath(args.pretrained)}}
+    else:
+        results = {"mlm": pretrain(corpus, cfg, out, verbose)}
+
+    from keras_bert_mlm import model, text  # model: registers the layers that encoder.keras uses
+
+    vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
+    encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
+    for name in cfg.dataset_list:
+        results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
+
+    write_json(os.path.join(out, "validation.json"), results)
+    log(f"done: artifacts in {out}/ ; next: python3 test.py --artifacts {out} --data-dir {args.data_dir}")
+
+
+def copy_artifact(src, dst):
+    import shutil
+    from keras_bert_mlm.export import atomic_path
+
+    with atomic_path(dst) as tmp:
+        (shutil.copytree if os.path.isdir(src) else shutil.copyfile)(src, tmp)
+
+
+def write_json(path, obj):
+    from keras_bert_mlm.export import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+
+
+def vectorize(vectorizer, texts):
+    """Token ids of `texts` as an int32 array `(n, max_len)`, computed once (cached ids, not strings)."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024).map(vectorizer)
+    return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
+
+
+def pretrain(corpus, cfg, out, verbose):
+    """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures."""
+    import keras
+    from keras_bert_mlm import export, masking, model, text
+
     rng = np.random.default_rng(cfg.seed)
     corpus = [corpus[i] for i in rng.permutation(len(corpus))]
     if cfg.max_corpus_texts:
         corpus = corpus[: cfg.max_corpus_texts]
-    prepare_output_dir(out, cfg, args.overwrite)
-
     log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(corpus)} pretraining texts (no test text)")
     vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len)
     with export.atomic_path(os.path.join(out, "vocab.txt")) as tmp:
         text.save_vocabulary(vectorizer, tmp)
 
-    def vectorize(texts):
-        ds = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024).map(vectorizer)
-        return np.concatenate([np.asarray(b, dtype=np.int32) for b in ds]) if len(texts) else \
-            np.zeros((0, cfg.max_len), np.int32)
-
-    # Stage 1: masked-language-model pretraining.
-    ids = vectorize(corpus)
+    ids = vectorize(vectorizer, corpus)
     val_ids, train_ids = ids[: cfg.mlm_val_size], ids[cfg.mlm_val_size:]
     steps = -(-len(train_ids) // cfg.mlm_batch_size)
-    log(f"pretraining: {cfg.mlm_epochs} epochs x {steps} steps of {cfg.mlm_batch_size} texts, "
+    log(f"pretraining: {cfg.mlm_epochs} epochs x about {steps} steps of {cfg.mlm_batch_size} texts, "
         f"{len(val_ids)} texts held out")
     stage_dir = os.path.join(out, "mlm")
     os.makedirs(stage_dir, exist_ok=True)
@@ -111,19 +174,10 @@ def main(argv=None):
         with export.atomic_path(os.path.join(stage_dir, name)) as tmp:
             obj.save(tmp)
     export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k)
-    results = {"mlm": {k: float(v[-1]) for k, v in history.history.items()}}
-
-    # Stage 2: one classifier per dataset, each starting from the pretrained encoder.
-    for name in cfg.dataset_list:
-        results[name] = finetune(name, splits[name], encoder, vectorizer, vectorize, cfg, out, verbose)
-
-    with export.atomic_path(os.path.join(out, "validation.json")) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=2)
-    log(f"done: artifacts in {out}/ ; next: python3 test.py --artifacts {out} --data-dir {args.data_dir}")
+    return {k: float(v[-1]) for k, v in history.history.items()}
 
 
-def finetune(name, split, pretrained_encoder, vectorizer, vectorize, cfg, out, verbose):
+def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch."""
     import keras
     import tensorflow as tf
@@ -134,8 +188,9 @@ def finetune(name, split, pretrained_encoder, vectorizer, vectorize, cfg, out, v
             n=min(cfg.max_train_texts, len(split["train"])), random_state=cfg.seed)}
 
     def dataset(part, shuffle):
-        ds = batching.make_batches(vectorize(part["text"]), cfg.clf_batch_size, part["label"].to_numpy(np.float32),
-                                   shuffle=shuffle, seed=cfg.seed, by_length=cfg.bucket_by_length)
+        ds = batching.make_batches(vectorize(vectorizer, part["text"]), cfg.clf_batch_size,
+                                   part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
+                                   by_length=cfg.bucket_by_length)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     train_ds, val_ds = dataset(split["train"], True), dataset(split["validation"], False)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from conftest import ROOT
+from conftest import ROOT, run_script
 
 README = os.path.join(ROOT, "README.md")
 
@@ -89,7 +89,7 @@ print(json.dumps({{"p": p.tolist(), "bad": bad.tolist(), "empty": list(empty.sha
     assert np.isfinite(result["bad"]).all() and result["empty"] == [0, 1]
     # The same probabilities as the Keras model on the same token ids.
     import keras
-    from keras_bert_mlm import text
+    from keras_bert_mlm import model, text  # noqa: F401 (model registers the custom layers)
     classifier = keras.saving.load_model(os.path.join(tiny_run, "imdb", "classifier.keras"))
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(tiny_run, "vocab.txt")), 32)
     expected = classifier.predict(np.asarray(vectorizer(texts), np.int32), verbose=0)
@@ -101,3 +101,16 @@ def test_readme_snippets_run(tiny_run, tmp_path):
     assert len(blocks) >= 2
     for code in blocks:
         run_isolated(code.replace("runs/example", tiny_run), tmp_path)
+
+
+def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
+    out = str(tmp_path / "again")
+    result = run_script("train.py", "--preset", "tiny", "--offline", "--quiet", "--data-dir", data_dir,
+                        "--output-dir", out, "--pretrained", tiny_run, "--datasets", "rotten_tomatoes",
+                        "--embed-dim", "64", "--pooling", "mean")
+    assert result.returncode == 0, result.stderr
+    assert open(os.path.join(out, "vocab.txt")).read() == open(os.path.join(tiny_run, "vocab.txt")).read()
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["embed_dim"] == 16 and config["pooling"] == "mean"  # pretraining settings come from the run
+    assert os.path.isfile(os.path.join(out, "mlm", "savedmodel", "saved_model.pb"))
+    assert os.path.isfile(os.path.join(out, "rotten_tomatoes", "savedmodel", "saved_model.pb"))

@@ -70,13 +70,16 @@ def test_test_py_bad_artifacts(tiny_run, data_dir, tmp_path):
                       "aclImdb_v1.tar.gz")
 
 
+def test_pretrained_must_be_a_finished_run(data_dir, tmp_path):
+    result = train("--data-dir", data_dir, "--output-dir", str(tmp_path / "out"), "--pretrained", str(tmp_path))
+    assert_user_error(result, "--pretrained", "config.json")
+
+
 def test_test_py_dataset_not_trained(data_dir, tiny_run, tmp_path):
     out = str(tmp_path / "imdb_only")
-    shutil.copytree(tiny_run, out)
-    result = train("--data-dir", data_dir, "--output-dir", out, "--datasets", "imdb", "--overwrite",
-                   "--mlm-epochs", "1")
+    result = train("--data-dir", data_dir, "--output-dir", out, "--datasets", "imdb", "--pretrained", tiny_run)
     assert result.returncode == 0, result.stderr
-    shutil.rmtree(os.path.join(out, "rotten_tomatoes"))
+    assert not os.path.exists(os.path.join(out, "rotten_tomatoes"))
     result = run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline",
                         "--datasets", "rotten_tomatoes")
     assert_user_error(result, "rotten_tomatoes")

@@ -56,7 +56,7 @@ def main(argv=None):
         raise UserError(f"--batch-size must be positive, not {args.batch_size}")
 
     import tensorflow as tf
-    from keras_bert_mlm import data, export
+    from keras_bert_mlm import data, export, plots, text
     from keras_bert_mlm.config import Config
 
     cfg = Config.from_json(config_path)
@@ -66,7 +66,9 @@ def main(argv=None):
             raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(data.SOURCES)})")
         if name not in cfg.dataset_list:
             raise UserError(f"--artifacts {out}: no {name} model (this run trained {cfg.datasets})")
-    models = {name: export.load_savedmodel(os.path.join(out, name, "savedmodel"), "serve") for name in names}
+    vocabulary = text.load_vocabulary(os.path.join(out, "vocab.txt"))
+    models = {name: export.load_savedmodel(os.path.join(out, name, "savedmodel"), "serve", vocabulary)
+              for name in names}
 
     results = {}
     for name in names:
@@ -78,6 +80,8 @@ def main(argv=None):
         probabilities = np.concatenate([models[name].serve(batch).numpy().reshape(-1) for batch in batches])
         results[name] = binary_metrics(test["label"].to_numpy(), probabilities)
         results[name]["seconds"] = round(time.time() - start, 1)
+        plots.plot_confusion(results[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
+                             f"{name} test ({len(test)} examples)")
 
     path = os.path.join(out, "metrics.json")
     previous = {}

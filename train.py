@@ -96,6 +96,11 @@ def main(argv=None):
               for name in cfg.dataset_list}
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
     prepare_output_dir(out, cfg, args.overwrite)
+    log("plan: " + " -> ".join(
+        (["reuse pretraining of " + args.pretrained] if args.pretrained else
+         ["vocabulary", f"MLM pretraining ({cfg.mlm_epochs} epochs of ~{len(corpus) - cfg.mlm_val_size} texts)"])
+        + [f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of "
+           f"{len(splits[name]['train'])} texts)" for name in cfg.dataset_list] + ["export"]))
 
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
@@ -113,7 +118,13 @@ def main(argv=None):
         results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
 
     write_json(os.path.join(out, "validation.json"), results)
-    log(f"done: artifacts in {out}/ ; next: python3 test.py --artifacts {out} --data-dir {args.data_dir}")
+    log(f"done. In {out}/: config.json, vocab.txt, validation.json (chosen epochs), plots/*.png (curves), "
+        f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
+        + ", ".join(f"{name}/savedmodel (serve)" for name in cfg.dataset_list))
+    print(f"next:\n  python3 test.py --artifacts {out} --data-dir {args.data_dir}\n"
+          f"  python3 -m keras_bert_mlm predict --artifacts {out} --dataset {cfg.dataset_list[0]} \"What a film!\"\n"
+          f"  python3 -m keras_bert_mlm fill-mask --artifacts {out} \"a [mask] movie\"\n"
+          f"  tensorboard --logdir {os.path.join(out, 'logs')}")
 
 
 def copy_artifact(src, dst):
@@ -143,7 +154,7 @@ def vectorize(vectorizer, texts):
 def pretrain(corpus, cfg, out, verbose):
     """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures."""
     import keras
-    from keras_bert_mlm import export, masking, model, text
+    from keras_bert_mlm import export, masking, model, plots, text
 
     rng = np.random.default_rng(cfg.seed)
     corpus = [corpus[i] for i in rng.permutation(len(corpus))]
@@ -164,12 +175,17 @@ def pretrain(corpus, cfg, out, verbose):
     encoder = model.build_encoder(cfg)
     mlm = model.MaskedLanguageModel(encoder, name="mlm")
     mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    # Length buckets make the number of batches vary a little from pass to pass: repeat the data
+    # and fix the steps, so every epoch has the same length (and the progress bar a total).
     history = mlm.fit(
-        masking.mlm_dataset(train_ids, cfg, shuffle=True),
+        masking.mlm_dataset(train_ids, cfg, shuffle=True).repeat(), steps_per_epoch=steps,
         validation_data=masking.mlm_dataset(val_ids, cfg, shuffle=False) if len(val_ids) else None,
         epochs=cfg.mlm_epochs, verbose=verbose, shuffle=False,  # the dataset shuffles itself
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv"))],
+        callbacks=[keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv")),
+                   keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm"))],
     )
+    plots.plot_history(os.path.join(stage_dir, "history.csv"), os.path.join(out, "plots", "mlm.png"),
+                       "MLM pretraining", ["loss", "masked_accuracy"])
     for name, obj in (("mlm.keras", mlm), ("encoder.keras", encoder)):
         with export.atomic_path(os.path.join(stage_dir, name)) as tmp:
             obj.save(tmp)
@@ -181,7 +197,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch."""
     import keras
     import tensorflow as tf
-    from keras_bert_mlm import batching, export, model
+    from keras_bert_mlm import batching, export, model, plots
 
     if cfg.max_train_texts:
         split = {**split, "train": split["train"].sample(
@@ -193,12 +209,13 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
                                    by_length=cfg.bucket_by_length)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    train_ds, val_ds = dataset(split["train"], True), dataset(split["validation"], False)
+    train_ds, val_ds = dataset(split["train"], True).repeat(), dataset(split["validation"], False)
+    steps = -(-len(split["train"]) // cfg.clf_batch_size)
     stage_dir = os.path.join(out, name)
     os.makedirs(stage_dir, exist_ok=True)
     encoder = model.copy_encoder(pretrained_encoder)
     classifier = model.build_classifier(encoder, cfg)
-    best = {"val_accuracy": -1.0}
+    best, logs = {"val_accuracy": -1.0}, []
     for phase, trainable, epochs, lr in (
         ("frozen", False, cfg.clf_frozen_epochs, cfg.clf_learning_rate),
         ("finetune", True, cfg.clf_finetune_epochs, cfg.clf_finetune_learning_rate),
@@ -211,15 +228,19 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
         classifier.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
+        logs.append(os.path.join(stage_dir, f"history_{phase}.csv"))
         history = classifier.fit(
-            train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
-            callbacks=[stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv"))],
+            train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
+            callbacks=[stop, keras.callbacks.CSVLogger(logs[-1]),
+                       keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}"))],
         ).history
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:
             best = {"phase": phase, "epoch": epoch + 1, **{k: float(v[epoch]) for k, v in history.items()}}
-            best_weights = classifier.get_weights()
+            best_weights, chosen = classifier.get_weights(), (len(logs) - 1, epoch + 1)
     classifier.set_weights(best_weights)
+    plots.plot_history(logs, os.path.join(out, "plots", f"{name}.png"), f"{name} classifier",
+                       ["loss", "accuracy"], chosen=chosen)
     log(f"{name}: chose phase {best['phase']} epoch {best['epoch']}, "
         f"validation accuracy {best['val_accuracy']:.4f}")
     with export.atomic_path(os.path.join(stage_dir, "classifier.keras")) as tmp:
@@ -228,14 +249,23 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     return best
 
 
-def run():
+def finished_artifacts(out):
+    """The complete artifacts in `out` (atomic writes: what exists is whole)."""
+    names = ["vocab.txt", "mlm/savedmodel"] + [f"{d}/savedmodel" for d in ("imdb", "rotten_tomatoes")]
+    return [n for n in names if os.path.exists(os.path.join(out, n))]
+
+
+def run(argv=None):
     try:
-        main()
+        main(argv)
     except UserError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
     except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted: finished stages are saved in the output dir; partial ones were dropped\n")
+        out = parse_args(argv).output_dir
+        saved = finished_artifacts(out) if os.path.isdir(out) else []
+        sys.stderr.write(f"\ninterrupted: {', '.join(saved) or 'nothing'} saved in {out}; the stage "
+                         "that was running is dropped and reruns next time\n")
         sys.exit(130)
 
 

@@ -28,4 +28,6 @@ def make_batches(ids, batch_size, labels=None, shuffle=False, seed=0, by_length=
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
     else:
         ds = ds.batch(batch_size)
+    if not shuffle:  # a fixed order gives a fixed number of batches: tell Keras, for its progress bar
+        ds = ds.apply(tf.data.experimental.assert_cardinality(int(ds.reduce(0, lambda n, _: n + 1))))
     return ds.map(lambda x, y: x) if labels is None else ds

@@ -11,6 +11,7 @@ A dataset missing from the data dir is fetched once with `keras.utils.get_file` 
 import functools
 import os
 import re
+import sys
 import tarfile
 import zlib
 
@@ -65,13 +66,24 @@ def _read_files(path, pattern):
                         yield match, f.read()
         return
     try:
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
+        size = os.path.getsize(path)
+        with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r:*") as tar:
+            for i, member in enumerate(tar):
                 match = pattern.search(member.name)
                 if match and member.isfile():
                     yield match, tar.extractfile(member).read()
+                if i % 5000 == 0:
+                    _progress(f"reading {os.path.basename(path)}", raw.tell() / max(size, 1))
+        _progress(f"reading {os.path.basename(path)}", 1.0)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise UserError(f"{path}: corrupt or incomplete archive ({e or type(e).__name__})") from None
+
+
+def _progress(label, fraction):
+    """A one-line progress indicator on an interactive terminal; silent in logs."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{label}: {100 * fraction:3.0f}%" + ("\n" if fraction >= 1 else ""))
+        sys.stderr.flush()
 
 
 @functools.lru_cache(maxsize=2)

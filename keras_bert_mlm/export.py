@@ -97,6 +97,12 @@ def classify_by_length(classifier, token_ids, chunk_size=16):
     return tf.scatter_nd(order[:, None], results.concat(), tf.stack([tf.shape(order)[0], 1]))
 
 
+def add_vocabulary_endpoint(archive, vectorizer):
+    """A `vocabulary` endpoint (no input) returning the tokens by id, so a SavedModel tells its vocabulary."""
+    vocabulary = tf.constant([str(token) for token in vectorizer.get_vocabulary()])
+    archive.add_endpoint("vocabulary", tf.function(lambda: vocabulary, input_signature=[]))
+
+
 def export_classifier(classifier, vectorizer, path):
     """SavedModel at `path` whose `serve` endpoint maps raw texts `(batch,)` to P(positive) `(batch, 1)`."""
     archive = keras.export.ExportArchive()
@@ -107,6 +113,7 @@ def export_classifier(classifier, vectorizer, path):
         return classify_by_length(classifier, vectorizer(texts))
 
     archive.add_endpoint("serve", serve, input_signature=[STRINGS])
+    add_vocabulary_endpoint(archive, vectorizer)
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
 
@@ -120,12 +127,13 @@ def export_fill_mask(mlm, vectorizer, path, top_k):
     vocabulary = [str(token) for token in vectorizer.get_vocabulary()]
     archive.add_endpoint("fill_mask", lambda texts: fill_mask(mlm, vectorizer, texts, top_k, vocabulary),
                          input_signature=[STRINGS])
+    add_vocabulary_endpoint(archive, vectorizer)
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
 
 
-def load_savedmodel(path, endpoint):
-    """`tf.saved_model.load(path)`, checked to have `endpoint`, or a one-line error naming what is missing.
+def load_savedmodel(path, endpoint, vocabulary=None):
+    """`tf.saved_model.load(path)`, checked to have `endpoint` (and `vocabulary`, if given), else a one-line error.
 
     Keep the returned object alive while calling its endpoint: the endpoint alone does not hold
     the variables.
@@ -135,4 +143,7 @@ def load_savedmodel(path, endpoint):
     loaded = tf.saved_model.load(path)
     if not hasattr(loaded, endpoint):
         raise UserError(f"{path}: SavedModel has no {endpoint!r} endpoint")
+    if vocabulary is not None and [t.decode() for t in loaded.vocabulary().numpy()] != list(vocabulary):
+        raise UserError(f"{path}: made with another vocabulary than this run's vocab.txt "
+                        "(artifacts of two runs mixed?)")
     return loaded

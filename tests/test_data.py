@@ -77,3 +77,14 @@ def test_real_data_counts():
     rt = data.load_dataset("rotten_tomatoes", SHARED_DATA, offline=True)
     assert {k: len(v) for k, v in rt.items()} == {"train": 8530, "validation": 1066, "test": 1066}
     assert {k: int(v["label"].sum()) for k, v in rt.items()} == {"train": 4265, "validation": 533, "test": 533}
+
+
+def test_failed_download_says_which_file_to_put_where(tmp_path, monkeypatch):
+    import keras
+
+    def no_network(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    with pytest.raises(UserError, match=r"download from https://\S+aclImdb_v1.tar.gz failed.*put aclImdb_v1"):
+        data.find_source("imdb", str(tmp_path))

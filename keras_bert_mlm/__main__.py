@@ -1,0 +1,103 @@
+"""Try a trained run's SavedModels from the shell.
+
+    python3 -m keras_bert_mlm predict --artifacts OUT --dataset imdb "A moving film." "Dull."
+    echo "a [mask] movie" | python3 -m keras_bert_mlm fill-mask --artifacts OUT --top-k 5
+    python3 -m keras_bert_mlm predict --artifacts OUT --file reviews.txt --json
+
+Texts come from the arguments, else one per line from --file (or stdin). Only the exported
+SavedModels are used, exactly as they ship.
+"""
+
+import json
+import os
+import sys
+
+from .config import ArgumentParser, UserError
+
+
+def parse_args(argv):
+    parser = ArgumentParser(prog="python3 -m keras_bert_mlm", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{predict,fill-mask}")
+    predict = commands.add_parser("predict", help="positive probability and label of each text")
+    fill = commands.add_parser("fill-mask", help="likeliest tokens for the first [mask] of each text")
+    for sub in (predict, fill):
+        sub.error = parser.error
+        sub.add_argument("texts", nargs="*", help="texts (default: one per line from --file or stdin)")
+        sub.add_argument("--artifacts", required=True, help="the --output-dir of a train.py run")
+        sub.add_argument("--file", default=None, help="read texts from this file, one per line ('-': stdin)")
+        sub.add_argument("--json", action="store_true", help="print one JSON object per text")
+    predict.add_argument("--dataset", default="imdb", help="whose classifier to use (default: imdb)")
+    fill.add_argument("--top-k", type=int, default=5, help="tokens to show per text (default: 5)")
+    return parser.parse_args(argv)
+
+
+def read_texts(args):
+    if args.texts:
+        return args.texts
+    if args.file and args.file != "-":
+        try:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
+                return [line.rstrip("\n") for line in f if line.strip()]
+        except OSError as e:
+            raise UserError(f"--file {args.file}: {e.strerror}") from None
+    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.command == "predict":
+        path = os.path.join(args.artifacts, args.dataset, "savedmodel")
+        if not os.path.isdir(path):
+            trained = sorted(d for d in os.listdir(args.artifacts) if d != "mlm" and
+                             os.path.isdir(os.path.join(args.artifacts, d, "savedmodel"))) \
+                if os.path.isdir(args.artifacts) else []
+            raise UserError(f"--dataset {args.dataset}: no model in {args.artifacts} "
+                            f"(trained: {', '.join(trained) or 'none'})")
+    else:
+        path = os.path.join(args.artifacts, "mlm", "savedmodel")
+        if args.top_k < 1:
+            raise UserError(f"--top-k must be positive, not {args.top_k}")
+    texts = read_texts(args)
+    if not texts:
+        raise UserError("no texts given (as arguments, with --file, or on stdin)")
+
+    import tensorflow as tf
+
+    from .export import load_savedmodel
+
+    if args.command == "predict":
+        loaded = load_savedmodel(path, "serve")
+        probabilities = loaded.serve(tf.constant(texts)).numpy()[:, 0]
+        for text, p in zip(texts, probabilities):
+            label = "positive" if p >= 0.5 else "negative"
+            if args.json:
+                print(json.dumps({"text": text, "probability": round(float(p), 6), "label": label}))
+            else:
+                print(f"{p:.4f}  {label:<8}  {text}")
+        return
+    loaded = load_savedmodel(path, "fill_mask")
+    result = loaded.fill_mask(tf.constant(texts))
+    tokens, probabilities = result["tokens"].numpy(), result["probabilities"].numpy()
+    if args.top_k > tokens.shape[1]:
+        raise UserError(f"--top-k {args.top_k}: this model was exported with at most {tokens.shape[1]}")
+    for text, row, ps in zip(texts, tokens[:, :args.top_k], probabilities[:, :args.top_k]):
+        pairs = [(t.decode("utf-8", "replace"), float(p)) for t, p in zip(row, ps) if t]
+        if args.json:
+            print(json.dumps({"text": text, "predictions": [{"token": t, "probability": round(p, 6)}
+                                                            for t, p in pairs]}))
+            continue
+        print(text)
+        if not pairs:
+            print("  (no [mask] in this text)")
+        for t, p in pairs:
+            print(f"  {p:.4f}  {t}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

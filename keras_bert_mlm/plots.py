@@ -1,0 +1,70 @@
+"""Training curves and confusion matrices as PNG files (matplotlib, no display needed).
+
+    plot_history("OUT/mlm/history.csv", "OUT/plots/mlm.png", "MLM pretraining", ["loss", "masked_accuracy"])
+    plot_confusion([[tn, fp], [fn, tp]], "OUT/plots/confusion_imdb.png", "IMDB test")
+"""
+
+import os
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .export import atomic_path  # noqa: E402
+
+
+def plot_history(csv_paths, path, title, metrics, chosen=None):
+    """One panel per metric, training and validation per epoch; phases (several CSVs) follow each other.
+
+    `chosen`: `(phase index, epoch)` (1-based epoch) to mark with a star.
+    """
+    frames = [pd.read_csv(p) for p in ([csv_paths] if isinstance(csv_paths, str) else csv_paths)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        offset = 0
+        for i, df in enumerate(frames):
+            epochs = df["epoch"] + 1 + offset
+            ax.plot(epochs, df[metric], "o-", color="tab:blue", label="training" if i == 0 else None)
+            if f"val_{metric}" in df:
+                ax.plot(epochs, df[f"val_{metric}"], "s--", color="tab:orange", label="validation" if i == 0 else None)
+                if chosen and chosen[0] == i:
+                    ax.plot(offset + chosen[1], df[f"val_{metric}"].iloc[chosen[1] - 1], "*", color="red",
+                            markersize=16, label="chosen epoch")
+            if i:
+                ax.axvline(offset + 0.5, color="gray", linestyle=":")
+            offset += len(df)
+        ax.set_xlabel("epoch" + (" (dotted line: encoder unfrozen)" if len(frames) > 1 else ""))
+        ax.set_ylabel(metric.replace("_", " ") + (" (cross-entropy, nats)" if metric == "loss" else " (fraction)"))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_confusion(confusion, path, title):
+    """The 2x2 matrix [[tn, fp], [fn, tp]] with counts and row percentages."""
+    fig, ax = plt.subplots(figsize=(4.4, 3.8))
+    ax.imshow(confusion, cmap="Blues")
+    for r in range(2):
+        total = max(sum(confusion[r]), 1)
+        for c in range(2):
+            ax.text(c, r, f"{confusion[r][c]}\n{100 * confusion[r][c] / total:.1f}%", ha="center", va="center",
+                    color="white" if confusion[r][c] > 0.6 * max(map(max, confusion)) else "black")
+    ax.set_xticks([0, 1], ["negative", "positive"])
+    ax.set_yticks([0, 1], ["negative", "positive"])
+    ax.set_xlabel("predicted (threshold 0.5)")
+    ax.set_ylabel("true label")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def _save(fig, path):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

@@ -8,12 +8,11 @@ models, so what is scored is exactly what ships.
 
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-from keras_bert_mlm.config import ArgumentParser, UserError
+from keras_bert_mlm.config import ArgumentParser, UserError, run_command
 
 THRESHOLD = 0.5
 
@@ -100,11 +99,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted: metrics.json was not changed\n")
-        sys.exit(130)
+    run_command(main, interrupted=lambda: "interrupted: metrics.json was not changed")

@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from keras_bert_mlm.config import ArgumentParser, UserError, add_config_flags, config_from_args, PRESETS
+from keras_bert_mlm.config import (PRESETS, ArgumentParser, UserError, add_config_flags, config_from_args,
+                                   run_command)
 
 
 def parse_args(argv=None):
@@ -255,19 +256,12 @@ def finished_artifacts(out):
     return [n for n in names if os.path.exists(os.path.join(out, n))]
 
 
-def run(argv=None):
-    try:
-        main(argv)
-    except UserError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        out = parse_args(argv).output_dir
-        saved = finished_artifacts(out) if os.path.isdir(out) else []
-        sys.stderr.write(f"\ninterrupted: {', '.join(saved) or 'nothing'} saved in {out}; the stage "
-                         "that was running is dropped and reruns next time\n")
-        sys.exit(130)
+def interrupted():
+    out = parse_args().output_dir
+    saved = finished_artifacts(out) if os.path.isdir(out) else []
+    return (f"interrupted: {', '.join(saved) or 'nothing'} saved in {out} (complete files only; "
+            "the stage that was running left nothing half-written)")
 
 
 if __name__ == "__main__":
-    run()
+    run_command(main, interrupted)

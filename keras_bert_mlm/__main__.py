@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from .config import ArgumentParser, UserError
+from .config import ArgumentParser, UserError, run_command
 
 
 def parse_args(argv):
@@ -94,10 +94,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_command(main)

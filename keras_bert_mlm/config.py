@@ -18,6 +18,21 @@ class UserError(Exception):
     """A mistake of the user's (a path, a flag, a file): shown as one line, without a traceback."""
 
 
+def run_command(main, interrupted=lambda: "interrupted"):
+    """Run a command's `main`: a `UserError` becomes one `error:` line and exit 2, Ctrl-C exit 130.
+
+    Any other exception is a bug and keeps its traceback. `interrupted()` says what Ctrl-C left behind.
+    """
+    try:
+        main()
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{interrupted()}\n")
+        sys.exit(130)
+
+
 def _s(default, help):
     return field(default=default, metadata={"help": help})
 

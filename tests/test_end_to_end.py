@@ -114,3 +114,18 @@ def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
     assert config["embed_dim"] == 16 and config["pooling"] == "mean"  # pretraining settings come from the run
     assert os.path.isfile(os.path.join(out, "mlm", "savedmodel", "saved_model.pb"))
     assert os.path.isfile(os.path.join(out, "rotten_tomatoes", "savedmodel", "saved_model.pb"))
+
+
+def test_same_seed_same_results(tiny_run, tiny_metrics, data_dir, tmp_path):
+    out = str(tmp_path / "again")
+    for script, args in (("train.py", ["--preset", "tiny", "--quiet", "--output-dir", out]),
+                         ("test.py", ["--artifacts", out])):
+        result = run_script(script, "--offline", "--data-dir", data_dir, *args)
+        assert result.returncode == 0, result.stderr
+
+    def figures(run):
+        metrics = json.load(open(os.path.join(run, "metrics.json")))
+        return [json.load(open(os.path.join(run, "validation.json"))),
+                {name: {k: v for k, v in m.items() if k != "seconds"} for name, m in metrics.items()}]
+
+    assert figures(out) == figures(tiny_run)

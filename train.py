@@ -77,7 +77,26 @@ def adopt_pretraining_settings(cfg, run_dir):
     return Config(**{**cfg.to_dict(), **{k: getattr(previous, k) for k in PRETRAINING_SETTINGS}})
 
 
+def run_record(started):
+    """Where and when this run happened: commit, machine, wall time (for results tables)."""
+    import platform
+    import subprocess
+
+    import tensorflow as tf
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10).stdout.strip()
+    except OSError:
+        commit = ""
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, " + (f"{gpus} GPU" if gpus else "no GPU")
+    return {"commit": commit or None, "machine": machine, "wall_minutes": round((time.time() - started) / 60, 1),
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
 def main(argv=None):
+    started = time.time()
     args = parse_args(argv)
     cfg = config_from_args(args)
     if args.pretrained:
@@ -119,7 +138,8 @@ def main(argv=None):
         results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
 
     write_json(os.path.join(out, "validation.json"), results)
-    log(f"done. In {out}/: config.json, vocab.txt, validation.json (chosen epochs), plots/*.png (curves), "
+    write_json(os.path.join(out, "run.json"), run_record(started))
+    log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
         + ", ".join(f"{name}/savedmodel (serve)" for name in cfg.dataset_list))
     print(f"next:\n  python3 test.py --artifacts {out} --data-dir {args.data_dir}\n"

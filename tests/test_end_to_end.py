@@ -24,7 +24,7 @@ def run_isolated(code, tmp_path):
 
 
 def test_train_writes_every_artifact(tiny_run):
-    for path in ("config.json", "vocab.txt", "validation.json", "mlm/history.csv", "mlm/mlm.keras",
+    for path in ("config.json", "run.json", "vocab.txt", "validation.json", "mlm/history.csv", "mlm/mlm.keras",
                  "mlm/encoder.keras", "mlm/savedmodel/saved_model.pb"):
         assert os.path.isfile(os.path.join(tiny_run, path)), path
     for name in ("imdb", "rotten_tomatoes"):
@@ -36,6 +36,8 @@ def test_train_writes_every_artifact(tiny_run):
     assert config["vocab_size"] == 500 and config["max_len"] == 32
     history = pd.read_csv(os.path.join(tiny_run, "mlm", "history.csv"))
     assert list(history["epoch"]) == [0, 1] and {"loss", "masked_accuracy", "val_loss"} <= set(history)
+    record = json.load(open(os.path.join(tiny_run, "run.json")))
+    assert record["wall_minutes"] > 0 and "CPU cores" in record["machine"]
     chosen = json.load(open(os.path.join(tiny_run, "validation.json")))["imdb"]
     assert chosen["phase"] in ("frozen", "finetune") and 0 <= chosen["val_accuracy"] <= 1
 

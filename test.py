@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from keras_bert_mlm.config import ArgumentParser, UserError, run_command
+from keras_bert_mlm.cli import ArgumentParser, run_command
+from keras_bert_mlm.config import UserError
 
 THRESHOLD = 0.5
 

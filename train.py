@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from keras_bert_mlm.config import (PRESETS, ArgumentParser, UserError, add_config_flags, config_from_args,
-                                   run_command)
+from keras_bert_mlm.cli import ArgumentParser, add_config_flags, config_from_args, run_command
+from keras_bert_mlm.config import PRESETS, UserError
 
 
 def parse_args(argv=None):
@@ -38,6 +38,31 @@ def parse_args(argv=None):
 
 def log(*parts):
     print(time.strftime("[%H:%M:%S]"), *parts, flush=True)
+
+
+def stage_clock(stage, steps_per_epoch, epochs, measure_steps=20):
+    """A Keras callback that times the first steps of a stage and logs when the stage should end."""
+    import keras
+
+    class StageClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == 0 and batch == 2:  # steps 0 and 1 include tracing
+                self.start = time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 0 and batch == 1 + measure_steps and steps_per_epoch > batch:
+                per_step = (time.time() - self.start) / measure_steps
+                left = per_step * (steps_per_epoch * epochs - batch - 1)
+                if sys.stdout.isatty():
+                    print(flush=True)  # end the progress bar's line
+                span = f"{left / 60:.0f} min" if left >= 120 else f"{left:.0f} s"
+                log(f"{stage}: {per_step:.3f} s/step measured, about {span} to go (until about "
+                    f"{time.strftime('%H:%M', time.localtime(time.time() + left))}, validation not counted)")
+
+    return StageClock()
 
 
 def prepare_output_dir(out, cfg, overwrite):
@@ -130,7 +155,7 @@ def main(argv=None):
     else:
         results = {"mlm": pretrain(corpus, cfg, out, verbose)}
 
-    from keras_bert_mlm import model, text  # model: registers the layers that encoder.keras uses
+    from keras_bert_mlm import model, text  # noqa: F401 (model registers the layers encoder.keras uses)
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
@@ -203,7 +228,8 @@ def pretrain(corpus, cfg, out, verbose):
         validation_data=masking.mlm_dataset(val_ids, cfg, shuffle=False) if len(val_ids) else None,
         epochs=cfg.mlm_epochs, verbose=verbose, shuffle=False,  # the dataset shuffles itself
         callbacks=[keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv")),
-                   keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm"))],
+                   keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
+                   stage_clock("pretraining", steps, cfg.mlm_epochs)],
     )
     plots.plot_history(os.path.join(stage_dir, "history.csv"), os.path.join(out, "plots", "mlm.png"),
                        "MLM pretraining", ["loss", "masked_accuracy"])
@@ -253,7 +279,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
         history = classifier.fit(
             train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
             callbacks=[stop, keras.callbacks.CSVLogger(logs[-1]),
-                       keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}"))],
+                       keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
+                       stage_clock(f"{name} {phase}", steps, epochs)],
         ).history
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:

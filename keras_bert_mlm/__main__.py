@@ -12,7 +12,8 @@ import json
 import os
 import sys
 
-from .config import ArgumentParser, UserError, run_command
+from .cli import ArgumentParser, run_command
+from .config import UserError
 
 
 def parse_args(argv):

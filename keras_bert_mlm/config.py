@@ -1,4 +1,4 @@
-"""Every setting of a run in one dataclass, named presets, and the CLI flags built from it.
+"""Every setting of a run in one dataclass, and named presets (`cli.add_config_flags` makes the flags).
 
     cfg = Config.from_preset("tiny", mlm_epochs=2)
     cfg.to_json("config.json"); Config.from_json("config.json") == cfg  # True
@@ -6,31 +6,14 @@
 Each field's `help` metadata becomes the help text of its `--flag` (underscores become dashes).
 """
 
-import argparse
 import dataclasses
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 
 
 class UserError(Exception):
     """A mistake of the user's (a path, a flag, a file): shown as one line, without a traceback."""
-
-
-def run_command(main, interrupted=lambda: "interrupted"):
-    """Run a command's `main`: a `UserError` becomes one `error:` line and exit 2, Ctrl-C exit 130.
-
-    Any other exception is a bug and keeps its traceback. `interrupted()` says what Ctrl-C left behind.
-    """
-    try:
-        main()
-    except UserError as e:
-        sys.stderr.write(f"error: {e}\n")
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.stderr.write(f"\n{interrupted()}\n")
-        sys.exit(130)
 
 
 def _s(default, help):
@@ -134,35 +117,3 @@ PRESETS = {
         clf_frozen_epochs=2, clf_finetune_epochs=1, head_hidden=8, top_k=5,
     ),
 }
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag on one line (no usage dump)."""
-
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
-
-
-def _parse_bool(value):
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
-
-
-def add_config_flags(parser):
-    """Add one `--flag` per Config field; each defaults to None, meaning 'as the preset says'."""
-    group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
-    for f in dataclasses.fields(Config):
-        group.add_argument(
-            "--" + f.name.replace("_", "-"), type=_parse_bool if f.type is bool else f.type,
-            default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})",
-        )
-
-
-def config_from_args(args):
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-                 if getattr(args, f.name, None) is not None}
-    return Config.from_preset(args.preset, **overrides)

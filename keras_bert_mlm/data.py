@@ -11,12 +11,12 @@ A dataset missing from the data dir is fetched once with `keras.utils.get_file` 
 import functools
 import os
 import re
-import sys
 import tarfile
 import zlib
 
 import pandas as pd
 
+from .cli import progress
 from .config import UserError
 
 SOURCES = {
@@ -73,17 +73,11 @@ def _read_files(path, pattern):
                 if match and member.isfile():
                     yield match, tar.extractfile(member).read()
                 if i % 5000 == 0:
-                    _progress(f"reading {os.path.basename(path)}", raw.tell() / max(size, 1))
-        _progress(f"reading {os.path.basename(path)}", 1.0)
+                    progress(f"reading {os.path.basename(path)}", raw.tell() / max(size, 1))
+        progress(f"reading {os.path.basename(path)}", 1.0)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise UserError(f"{path}: corrupt or incomplete archive ({e or type(e).__name__})") from None
 
-
-def _progress(label, fraction):
-    """A one-line progress indicator on an interactive terminal; silent in logs."""
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r{label}: {100 * fraction:3.0f}%" + ("\n" if fraction >= 1 else ""))
-        sys.stderr.flush()
 
 
 @functools.lru_cache(maxsize=2)

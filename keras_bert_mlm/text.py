@@ -10,6 +10,7 @@ Ids 0, 1 and 2 are always padding, `[UNK]` and `[mask]`; real words start at `FI
 import keras
 import tensorflow as tf
 
+from .cli import progress
 from .config import UserError
 
 PAD, UNK, MASK = "", "[UNK]", "[mask]"
@@ -53,7 +54,13 @@ def adapt_vectorizer(texts, vocab_size, max_len, batch_size=1024):
     counter = keras.layers.TextVectorization(
         max_tokens=vocab_size, standardize=standardize, split="whitespace",
     )
-    counter.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(batch_size))
+    def batches():  # a generator, so that progress can be shown as adapt consumes it
+        for start in range(0, len(texts), batch_size):
+            progress("adapting the vocabulary", start / max(len(texts), 1))
+            yield texts[start:start + batch_size]
+        progress("adapting the vocabulary", 1.0)
+
+    counter.adapt(tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec([None], tf.string)))
     words = [str(w) for w in counter.get_vocabulary()[2:] if w != MASK]  # room for a [mask] in the texts
     return make_vectorizer([PAD, UNK, MASK] + words[: vocab_size - 3], max_len)
 

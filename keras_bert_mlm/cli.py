@@ -1,0 +1,65 @@
+"""What the commands share: one-line errors, argument parsing from `Config`, progress lines.
+
+    if __name__ == "__main__":
+        run_command(main)   # UserError -> "error: ..." and exit 2; Ctrl-C -> exit 130
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from .config import Config, UserError
+
+
+def run_command(main, interrupted=lambda: "interrupted"):
+    """Run a command's `main`: a `UserError` becomes one `error:` line and exit 2, Ctrl-C exit 130.
+
+    Any other exception is a bug and keeps its traceback. `interrupted()` says what Ctrl-C left behind.
+    """
+    try:
+        main()
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{interrupted()}\n")
+        sys.exit(130)
+
+
+def progress(label, fraction):
+    """A one-line progress indicator on an interactive terminal; silent in logs."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{label}: {100 * fraction:3.0f}%" + ("\n" if fraction >= 1 else ""))
+        sys.stderr.flush()
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag on one line (no usage dump)."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def _parse_bool(value):
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
+
+
+def add_config_flags(parser):
+    """Add one `--flag` per Config field; each defaults to None, meaning 'as the preset says'."""
+    group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
+    for f in dataclasses.fields(Config):
+        group.add_argument(
+            "--" + f.name.replace("_", "-"), type=_parse_bool if f.type is bool else f.type,
+            default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})",
+        )
+
+
+def config_from_args(args):
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+                 if getattr(args, f.name, None) is not None}
+    return Config.from_preset(args.preset, **overrides)

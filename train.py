@@ -154,15 +154,18 @@ def main(argv=None):
         results = {"mlm": {"pretrained_in": os.path.abspath(args.pretrained)}}
     else:
         results = {"mlm": pretrain(corpus, cfg, out, verbose)}
+    from keras_bert_mlm import model, plots, text  # noqa: F401 (model registers the layers encoder.keras uses)
 
-    from keras_bert_mlm import model, text  # noqa: F401 (model registers the layers encoder.keras uses)
+    write_json(os.path.join(out, "validation.json"), results)
+    plots.plot_run(out)
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
     for name in cfg.dataset_list:
         results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
+        write_json(os.path.join(out, "validation.json"), results)
+        plots.plot_run(out)
 
-    write_json(os.path.join(out, "validation.json"), results)
     write_json(os.path.join(out, "run.json"), run_record(started))
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
@@ -200,7 +203,7 @@ def vectorize(vectorizer, texts):
 def pretrain(corpus, cfg, out, verbose):
     """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures."""
     import keras
-    from keras_bert_mlm import export, masking, model, plots, text
+    from keras_bert_mlm import export, masking, model, text
 
     rng = np.random.default_rng(cfg.seed)
     corpus = [corpus[i] for i in rng.permutation(len(corpus))]
@@ -231,8 +234,6 @@ def pretrain(corpus, cfg, out, verbose):
                    keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                    stage_clock("pretraining", steps, cfg.mlm_epochs)],
     )
-    plots.plot_history(os.path.join(stage_dir, "history.csv"), os.path.join(out, "plots", "mlm.png"),
-                       "MLM pretraining", ["loss", "masked_accuracy"])
     for name, obj in (("mlm.keras", mlm), ("encoder.keras", encoder)):
         with export.atomic_path(os.path.join(stage_dir, name)) as tmp:
             obj.save(tmp)
@@ -244,7 +245,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch."""
     import keras
     import tensorflow as tf
-    from keras_bert_mlm import batching, export, model, plots
+    from keras_bert_mlm import batching, export, model
 
     if cfg.max_train_texts:
         split = {**split, "train": split["train"].sample(
@@ -262,7 +263,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     os.makedirs(stage_dir, exist_ok=True)
     encoder = model.copy_encoder(pretrained_encoder)
     classifier = model.build_classifier(encoder, cfg)
-    best, logs = {"val_accuracy": -1.0}, []
+    best = {"val_accuracy": -1.0}
     for phase, trainable, epochs, lr in (
         ("frozen", False, cfg.clf_frozen_epochs, cfg.clf_learning_rate),
         ("finetune", True, cfg.clf_finetune_epochs, cfg.clf_finetune_learning_rate),
@@ -275,20 +276,17 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
         classifier.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
-        logs.append(os.path.join(stage_dir, f"history_{phase}.csv"))
         history = classifier.fit(
             train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
-            callbacks=[stop, keras.callbacks.CSVLogger(logs[-1]),
+            callbacks=[stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
                        keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
                        stage_clock(f"{name} {phase}", steps, epochs)],
         ).history
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:
             best = {"phase": phase, "epoch": epoch + 1, **{k: float(v[epoch]) for k, v in history.items()}}
-            best_weights, chosen = classifier.get_weights(), (len(logs) - 1, epoch + 1)
+            best_weights = classifier.get_weights()
     classifier.set_weights(best_weights)
-    plots.plot_history(logs, os.path.join(out, "plots", f"{name}.png"), f"{name} classifier",
-                       ["loss", "accuracy"], chosen=chosen)
     log(f"{name}: chose phase {best['phase']} epoch {best['epoch']}, "
         f"validation accuracy {best['val_accuracy']:.4f}")
     with export.atomic_path(os.path.join(stage_dir, "classifier.keras")) as tmp:

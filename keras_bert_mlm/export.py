@@ -143,7 +143,8 @@ def load_savedmodel(path, endpoint, vocabulary=None):
     loaded = tf.saved_model.load(path)
     if not hasattr(loaded, endpoint):
         raise UserError(f"{path}: SavedModel has no {endpoint!r} endpoint")
-    if vocabulary is not None and [t.decode() for t in loaded.vocabulary().numpy()] != list(vocabulary):
+    if vocabulary is not None and hasattr(loaded, "vocabulary") and \
+            [t.decode() for t in loaded.vocabulary().numpy()] != list(vocabulary):
         raise UserError(f"{path}: made with another vocabulary than this run's vocab.txt "
                         "(artifacts of two runs mixed?)")
     return loaded

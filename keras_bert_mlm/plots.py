@@ -4,6 +4,7 @@
     plot_confusion([[tn, fp], [fn, tp]], "OUT/plots/confusion_imdb.png", "IMDB test")
 """
 
+import json
 import os
 
 import matplotlib
@@ -68,3 +69,35 @@ def _save(fig, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
+
+
+def plot_run(out):
+    """Draw every picture of a train.py run from its files: history CSVs, validation.json, metrics.json.
+
+        python3 -m keras_bert_mlm.plots OUT      # (re)draws OUT/plots/*.png
+    """
+    def read(name):
+        path = os.path.join(out, name)
+        return json.load(open(path)) if os.path.isfile(path) else {}
+
+    chosen, metrics = read("validation.json"), read("metrics.json")
+    if os.path.isfile(os.path.join(out, "mlm", "history.csv")):
+        plot_history(os.path.join(out, "mlm", "history.csv"), os.path.join(out, "plots", "mlm.png"),
+                     "MLM pretraining", ["loss", "masked_accuracy"])
+    for name in ("imdb", "rotten_tomatoes"):
+        phases = [p for p in ("frozen", "finetune") if os.path.isfile(os.path.join(out, name, f"history_{p}.csv"))]
+        if phases:
+            best = chosen.get(name, {})
+            mark = (phases.index(best["phase"]), best["epoch"]) if best.get("phase") in phases else None
+            plot_history([os.path.join(out, name, f"history_{p}.csv") for p in phases],
+                         os.path.join(out, "plots", f"{name}.png"), f"{name} classifier", ["loss", "accuracy"], mark)
+        if name in metrics:
+            plot_confusion(metrics[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
+                           f"{name} test ({metrics[name]['n']} examples)")
+
+
+if __name__ == "__main__":
+    import sys
+
+    plot_run(sys.argv[1])
+    print(f"wrote {os.path.join(sys.argv[1], 'plots')}/")

@@ -27,7 +27,8 @@ def parse_args(argv=None):
                         help="named settings that flags override (default: keras-example)")
     parser.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
     parser.add_argument("--overwrite", action="store_true",
-                        help="allow an output dir that holds a run with other settings")
+                        help="allow an output dir that holds a run with other settings, and retrain every "
+                             "stage (without it, stages finished there with the same settings are skipped)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only stage lines")
     parser.add_argument("--pretrained", metavar="RUN_DIR", default=None,
                         help="skip vocabulary and pretraining: reuse those of this earlier --output-dir "
@@ -66,7 +67,11 @@ def stage_clock(stage, steps_per_epoch, epochs, measure_steps=20):
 
 
 def prepare_output_dir(out, cfg, overwrite):
-    """Create `out`, refuse one that holds a run with other settings, and write config.json."""
+    """Create `out`, refuse one that holds a run with other settings, and write config.json.
+
+    Returns the stages (validation.json entries) that an earlier run with the same settings finished
+    there, to be skipped; none with `--overwrite`.
+    """
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, ".write-test")
@@ -75,6 +80,7 @@ def prepare_output_dir(out, cfg, overwrite):
     except OSError as e:
         raise UserError(f"--output-dir {out}: not writable ({e.strerror})") from None
     path = os.path.join(out, "config.json")
+    finished = {}
     if os.path.exists(path) and not overwrite:
         with open(path) as f:
             previous = json.load(f)
@@ -82,7 +88,14 @@ def prepare_output_dir(out, cfg, overwrite):
             changed = sorted(k for k in cfg.to_dict() if previous.get(k) != cfg.to_dict()[k])
             raise UserError(f"--output-dir {out} holds a run with other settings ({', '.join(changed)}): "
                             "choose another dir or pass --overwrite")
+        if os.path.isfile(os.path.join(out, "validation.json")):
+            with open(os.path.join(out, "validation.json")) as f:
+                finished = json.load(f)
     cfg.to_json(path)
+    # A stage counts as finished when its record and its artifacts (written atomically) are all there.
+    needs = {"mlm": ["vocab.txt", "mlm/encoder.keras", "mlm/savedmodel/saved_model.pb"]}
+    return {stage: record for stage, record in finished.items() if all(
+        os.path.isfile(os.path.join(out, p)) for p in needs.get(stage, [f"{stage}/savedmodel/saved_model.pb"]))}
 
 
 # Settings that belong to the vocabulary and the pretraining: `--pretrained` takes them from that run.
@@ -132,7 +145,6 @@ def main(argv=None):
     from keras_bert_mlm import data
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
-    keras.utils.set_random_seed(cfg.seed)
     out = args.output_dir
 
     # Read everything first: a data problem stops the run before anything is written.
@@ -140,7 +152,7 @@ def main(argv=None):
     splits = {name: data.load_dataset(name, args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline)
               for name in cfg.dataset_list}
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
-    prepare_output_dir(out, cfg, args.overwrite)
+    finished = prepare_output_dir(out, cfg, args.overwrite)
     log("plan: " + " -> ".join(
         (["reuse pretraining of " + args.pretrained] if args.pretrained else
          ["vocabulary", f"MLM pretraining ({cfg.mlm_epochs} epochs of ~{len(corpus) - cfg.mlm_val_size} texts)"])
@@ -152,6 +164,9 @@ def main(argv=None):
         for name in ("vocab.txt", "mlm"):
             copy_artifact(os.path.join(args.pretrained, name), os.path.join(out, name))
         results = {"mlm": {"pretrained_in": os.path.abspath(args.pretrained)}}
+    elif "mlm" in finished:
+        log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
+        results = {"mlm": finished["mlm"]}
     else:
         results = {"mlm": pretrain(corpus, cfg, out, verbose)}
     from keras_bert_mlm import model, plots, text  # noqa: F401 (model registers the layers encoder.keras uses)
@@ -162,7 +177,11 @@ def main(argv=None):
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
     for name in cfg.dataset_list:
-        results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
+        if name in finished:
+            log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
+            results[name] = finished[name]
+        else:
+            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
         write_json(os.path.join(out, "validation.json"), results)
         plots.plot_run(out)
 
@@ -205,6 +224,7 @@ def pretrain(corpus, cfg, out, verbose):
     import keras
     from keras_bert_mlm import export, masking, model, text
 
+    keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     corpus = [corpus[i] for i in rng.permutation(len(corpus))]
     if cfg.max_corpus_texts:
@@ -247,6 +267,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
     import tensorflow as tf
     from keras_bert_mlm import batching, export, model
 
+    keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
     if cfg.max_train_texts:
         split = {**split, "train": split["train"].sample(
             n=min(cfg.max_train_texts, len(split["train"])), random_state=cfg.seed)}
@@ -304,8 +325,8 @@ def finished_artifacts(out):
 def interrupted():
     out = parse_args().output_dir
     saved = finished_artifacts(out) if os.path.isdir(out) else []
-    return (f"interrupted: {', '.join(saved) or 'nothing'} saved in {out} (complete files only; "
-            "the stage that was running left nothing half-written)")
+    return (f"interrupted: {', '.join(saved) or 'nothing'} saved in {out} (complete files only); "
+            "the same command again skips the finished stages")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -131,3 +132,20 @@ def test_same_seed_same_results(tiny_run, tiny_metrics, data_dir, tmp_path):
                 {name: {k: v for k, v in m.items() if k != "seconds"} for name, m in metrics.items()}]
 
     assert figures(out) == figures(tiny_run)
+
+
+def test_rerun_skips_finished_stages_and_redoes_the_missing_one(tiny_run, tiny_metrics, data_dir, tmp_path):
+    out = str(tmp_path / "resume")
+    shutil.copytree(tiny_run, out)
+    shutil.rmtree(os.path.join(out, "rotten_tomatoes"))  # as if killed while fine-tuning on it
+    imdb_model = os.path.join(out, "imdb", "savedmodel", "saved_model.pb")
+    before = os.path.getmtime(imdb_model)
+    result = run_script("train.py", "--preset", "tiny", "--offline", "--quiet", "--data-dir", data_dir,
+                        "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert "pretraining: finished by an earlier run" in result.stdout
+    assert "imdb: finished by an earlier run" in result.stdout
+    assert os.path.getmtime(imdb_model) == before
+    # Each stage seeds itself, so the redone stage matches the uninterrupted run.
+    validation = json.load(open(os.path.join(out, "validation.json")))
+    assert validation == json.load(open(os.path.join(tiny_run, "validation.json")))

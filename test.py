@@ -80,8 +80,6 @@ def main(argv=None):
         probabilities = np.concatenate([models[name].serve(batch).numpy().reshape(-1) for batch in batches])
         results[name] = binary_metrics(test["label"].to_numpy(), probabilities)
         results[name]["seconds"] = round(time.time() - start, 1)
-        plots.plot_confusion(results[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
-                             f"{name} test ({len(test)} examples)")
 
     path = os.path.join(out, "metrics.json")
     previous = {}
@@ -91,6 +89,7 @@ def main(argv=None):
     with export.atomic_path(path) as tmp:
         with open(tmp, "w") as f:
             json.dump({**previous, **results}, f, indent=2)
+    plots.plot_run(out)  # adds plots/confusion_<dataset>.png
 
     print(f"{'dataset':<16} {'n':>6} {'accuracy':>9} {'precision':>9} {'recall':>7} {'f1':>7}   confusion [[tn, fp], [fn, tp]]")
     for name, m in results.items():

@@ -92,10 +92,17 @@ def prepare_output_dir(out, cfg, overwrite):
             with open(os.path.join(out, "validation.json")) as f:
                 finished = json.load(f)
     cfg.to_json(path)
-    # A stage counts as finished when its record and its artifacts (written atomically) are all there.
-    needs = {"mlm": ["vocab.txt", "mlm/encoder.keras", "mlm/savedmodel/saved_model.pb"]}
-    return {stage: record for stage, record in finished.items() if all(
-        os.path.isfile(os.path.join(out, p)) for p in needs.get(stage, [f"{stage}/savedmodel/saved_model.pb"]))}
+    return {stage: record for stage, record in finished.items() if not missing_stage_files(out, stage)}
+
+
+def missing_stage_files(out, stage):
+    """The files a finished stage ("mlm" or a dataset) leaves in `out` that are not there.
+
+    Each is written atomically, so a file that is there is whole.
+    """
+    files = (["vocab.txt", "mlm/mlm.keras", "mlm/encoder.keras", "mlm/savedmodel/saved_model.pb"]
+             if stage == "mlm" else [f"{stage}/classifier.keras", f"{stage}/savedmodel/saved_model.pb"])
+    return [f for f in files if not os.path.isfile(os.path.join(out, f))]
 
 
 # Settings that belong to the vocabulary and the pretraining: `--pretrained` takes them from that run.
@@ -108,9 +115,10 @@ def adopt_pretraining_settings(cfg, run_dir):
     """`cfg` with the pretraining settings of the earlier run in `run_dir`."""
     from keras_bert_mlm.config import Config
 
-    for path in ("config.json", "vocab.txt", "mlm/encoder.keras", "mlm/mlm.keras", "mlm/savedmodel/saved_model.pb"):
-        if not os.path.isfile(os.path.join(run_dir, path)):
-            raise UserError(f"--pretrained {run_dir}: missing {path}, not a finished train.py run")
+    missing = [f for f in ["config.json"] if not os.path.isfile(os.path.join(run_dir, f))]
+    missing += missing_stage_files(run_dir, "mlm")
+    if missing:
+        raise UserError(f"--pretrained {run_dir}: missing {missing[0]}, not a finished train.py run")
     previous = Config.from_json(os.path.join(run_dir, "config.json"))
     return Config(**{**cfg.to_dict(), **{k: getattr(previous, k) for k in PRETRAINING_SETTINGS}})
 
@@ -318,7 +326,9 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
 
 def finished_artifacts(out):
     """The complete artifacts in `out` (atomic writes: what exists is whole)."""
-    names = ["vocab.txt", "mlm/savedmodel"] + [f"{d}/savedmodel" for d in ("imdb", "rotten_tomatoes")]
+    from keras_bert_mlm.data import SOURCES
+
+    names = ["vocab.txt", "mlm/savedmodel"] + [f"{d}/savedmodel" for d in SOURCES]
     return [n for n in names if os.path.exists(os.path.join(out, n))]
 
 

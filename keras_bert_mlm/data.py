@@ -79,7 +79,6 @@ def _read_files(path, pattern):
         raise UserError(f"{path}: corrupt or incomplete archive ({e or type(e).__name__})") from None
 
 
-
 @functools.lru_cache(maxsize=2)
 def read_imdb(path):
     """All IMDB reviews in `path` as a DataFrame: text, label (1 pos, 0 neg, -1 unsup), split, file."""

@@ -97,10 +97,15 @@ def classify_by_length(classifier, token_ids, chunk_size=16):
     return tf.scatter_nd(order[:, None], results.concat(), tf.stack([tf.shape(order)[0], 1]))
 
 
-def add_vocabulary_endpoint(archive, vectorizer):
+def add_vocabulary_endpoint(archive, vocabulary):
     """A `vocabulary` endpoint (no input) returning the tokens by id, so a SavedModel tells its vocabulary."""
-    vocabulary = tf.constant([str(token) for token in vectorizer.get_vocabulary()])
-    archive.add_endpoint("vocabulary", tf.function(lambda: vocabulary, input_signature=[]))
+    tokens = tf.constant(vocabulary)
+    archive.add_endpoint("vocabulary", tf.function(lambda: tokens, input_signature=[]))
+
+
+def vocabulary_of(vectorizer):
+    """The vectorizer's tokens by id as plain strings (read eagerly, outside any traced function)."""
+    return [str(token) for token in vectorizer.get_vocabulary()]
 
 
 def export_classifier(classifier, vectorizer, path):
@@ -113,7 +118,7 @@ def export_classifier(classifier, vectorizer, path):
         return classify_by_length(classifier, vectorizer(texts))
 
     archive.add_endpoint("serve", serve, input_signature=[STRINGS])
-    add_vocabulary_endpoint(archive, vectorizer)
+    add_vocabulary_endpoint(archive, vocabulary_of(vectorizer))
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
 
@@ -124,10 +129,10 @@ def export_fill_mask(mlm, vectorizer, path, top_k):
     archive = keras.export.ExportArchive()
     archive.track(vectorizer)
     archive.track(mlm)
-    vocabulary = [str(token) for token in vectorizer.get_vocabulary()]
+    vocabulary = vocabulary_of(vectorizer)
     archive.add_endpoint("fill_mask", lambda texts: fill_mask(mlm, vectorizer, texts, top_k, vocabulary),
                          input_signature=[STRINGS])
-    add_vocabulary_endpoint(archive, vectorizer)
+    add_vocabulary_endpoint(archive, vocabulary)
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
 
@@ -143,6 +148,7 @@ def load_savedmodel(path, endpoint, vocabulary=None):
     loaded = tf.saved_model.load(path)
     if not hasattr(loaded, endpoint):
         raise UserError(f"{path}: SavedModel has no {endpoint!r} endpoint")
+    # SavedModels exported before the `vocabulary` endpoint existed cannot be checked.
     if vocabulary is not None and hasattr(loaded, "vocabulary") and \
             [t.decode() for t in loaded.vocabulary().numpy()] != list(vocabulary):
         raise UserError(f"{path}: made with another vocabulary than this run's vocab.txt "

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .data import SOURCES  # noqa: E402
 from .export import atomic_path  # noqa: E402
 
 
@@ -84,7 +85,7 @@ def plot_run(out):
     if os.path.isfile(os.path.join(out, "mlm", "history.csv")):
         plot_history(os.path.join(out, "mlm", "history.csv"), os.path.join(out, "plots", "mlm.png"),
                      "MLM pretraining", ["loss", "masked_accuracy"])
-    for name in ("imdb", "rotten_tomatoes"):
+    for name in SOURCES:
         phases = [p for p in ("frozen", "finetune") if os.path.isfile(os.path.join(out, name, f"history_{p}.csv"))]
         if phases:
             best = chosen.get(name, {})

@@ -108,7 +108,7 @@ def missing_stage_files(out, stage):
 # Settings that belong to the vocabulary and the pretraining: `--pretrained` takes them from that run.
 PRETRAINING_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "dropout",
                         "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
-                        "max_corpus_texts")
+                        "max_corpus_texts", "mlm_time_share")
 
 
 def adopt_pretraining_settings(cfg, run_dir):
@@ -153,6 +153,7 @@ def main(argv=None):
     from keras_bert_mlm import data
 
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    deadline = started + 60 * cfg.time_budget if cfg.time_budget else None
     out = args.output_dir
 
     # Read everything first: a data problem stops the run before anything is written.
@@ -176,7 +177,7 @@ def main(argv=None):
         log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
         results = {"mlm": finished["mlm"]}
     else:
-        results = {"mlm": pretrain(corpus, cfg, out, verbose)}
+        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline)}
     from keras_bert_mlm import model, plots, text  # noqa: F401 (model registers the layers encoder.keras uses)
 
     write_json(os.path.join(out, "validation.json"), results)
@@ -184,12 +185,14 @@ def main(argv=None):
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
+    deadlines = finetune_deadlines(splits, [n for n in cfg.dataset_list if n not in finished], deadline,
+                                   cfg.time_budget)
     for name in cfg.dataset_list:
         if name in finished:
             log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
             results[name] = finished[name]
         else:
-            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose)
+            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose, deadlines.get(name))
         write_json(os.path.join(out, "validation.json"), results)
         plots.plot_run(out)
 
@@ -227,10 +230,13 @@ def vectorize(vectorizer, texts):
     return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
 
 
-def pretrain(corpus, cfg, out, verbose):
-    """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures."""
+def pretrain(corpus, cfg, out, verbose, deadline=None):
+    """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures.
+
+    With a `deadline` (a `time.time()`), pretraining takes `cfg.mlm_time_share` of the time left.
+    """
     import keras
-    from keras_bert_mlm import export, masking, model, text
+    from keras_bert_mlm import budget, export, masking, model, text
 
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -244,23 +250,38 @@ def pretrain(corpus, cfg, out, verbose):
 
     ids = vectorize(vectorizer, corpus)
     val_ids, train_ids = ids[: cfg.mlm_val_size], ids[cfg.mlm_val_size:]
-    steps = -(-len(train_ids) // cfg.mlm_batch_size)
-    log(f"pretraining: {cfg.mlm_epochs} epochs x about {steps} steps of {cfg.mlm_batch_size} texts, "
-        f"{len(val_ids)} texts held out")
-    stage_dir = os.path.join(out, "mlm")
-    os.makedirs(stage_dir, exist_ok=True)
-    encoder = model.build_encoder(cfg)
-    mlm = model.MaskedLanguageModel(encoder, name="mlm")
-    mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
     # Length buckets make the number of batches vary a little from pass to pass: repeat the data
     # and fix the steps, so every epoch has the same length (and the progress bar a total).
+    train_ds = masking.mlm_dataset(train_ids, cfg, shuffle=True).repeat()
+    steps_per_pass = -(-len(train_ids) // cfg.mlm_batch_size)
+
+    def build(total_steps):
+        keras.utils.set_random_seed(cfg.seed)
+        mlm = model.MaskedLanguageModel(model.build_encoder(cfg), name="mlm")
+        mlm.compile(optimizer=budget.make_optimizer(cfg, cfg.mlm_learning_rate, total_steps))
+        return mlm
+
+    epochs, steps = cfg.mlm_epochs, steps_per_pass
+    if deadline:
+        per_step = budget.seconds_per_step(lambda: build(1), train_ds)
+        seconds = (deadline - time.time()) * cfg.mlm_time_share
+        epochs, steps = budget.plan_epochs(int(0.95 * seconds / per_step), steps_per_pass, cfg.mlm_epochs)
+        log(f"pretraining: {per_step:.3f} s/step measured; {seconds / 60:.1f} of the {cfg.time_budget:g} "
+            f"minutes left for it")
+    log(f"pretraining: {epochs} epochs x {steps} steps of {cfg.mlm_batch_size} texts "
+        f"({epochs * steps / steps_per_pass:.2f} passes over {len(train_ids)} texts), {len(val_ids)} texts held out")
+    stage_dir = os.path.join(out, "mlm")
+    os.makedirs(stage_dir, exist_ok=True)
+    mlm = build(epochs * steps)
+    encoder = mlm.encoder
     history = mlm.fit(
-        masking.mlm_dataset(train_ids, cfg, shuffle=True).repeat(), steps_per_epoch=steps,
+        train_ds, steps_per_epoch=steps,
         validation_data=masking.mlm_dataset(val_ids, cfg, shuffle=False) if len(val_ids) else None,
-        epochs=cfg.mlm_epochs, verbose=verbose, shuffle=False,  # the dataset shuffles itself
+        epochs=epochs, verbose=verbose, shuffle=False,  # the dataset shuffles itself
         callbacks=[keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv")),
                    keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
-                   stage_clock("pretraining", steps, cfg.mlm_epochs)],
+                   stage_clock("pretraining", steps, epochs)]
+        + ([budget.Deadline(time.time() + seconds)] if deadline else []),
     )
     for name, obj in (("mlm.keras", mlm), ("encoder.keras", encoder)):
         with export.atomic_path(os.path.join(stage_dir, name)) as tmp:
@@ -269,11 +290,32 @@ def pretrain(corpus, cfg, out, verbose):
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
-def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
-    """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch."""
+EXPORT_SHARE = 0.02  # of a time budget, kept back for each classifier's export
+
+
+def finetune_deadlines(splits, names, deadline, minutes):
+    """When each classifier's training must end: the time left, shared by the size of each training set
+    in characters, each dataset getting at least a tenth of the total."""
+    if not deadline or not names:
+        return {}
+    sizes = {n: splits[n]["train"]["text"].str.len().sum() for n in names}
+    weights = {n: sizes[n] + 0.1 * sum(sizes.values()) for n in names}
+    left = deadline - time.time() - EXPORT_SHARE * 60 * minutes * len(names)
+    deadlines, start = {}, time.time()
+    for n in names:
+        start += max(left, 0) * weights[n] / sum(weights.values())
+        deadlines[n] = start
+    return deadlines
+
+
+def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None):
+    """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch.
+
+    With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline;
+    the earlier datasets' overruns are taken from the later ones."""
     import keras
     import tensorflow as tf
-    from keras_bert_mlm import batching, export, model
+    from keras_bert_mlm import batching, budget, export, model
 
     keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
     if cfg.max_train_texts:
@@ -302,15 +344,20 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose):
         log(f"{name}: phase {phase}, {epochs} epochs on {len(split['train'])} texts, "
             f"encoder {'trainable' if trainable else 'frozen'}, learning rate {lr}")
         encoder.trainable = trainable
-        classifier.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
+        optimizer = budget.make_optimizer(cfg, lr, epochs * steps, schedule=trainable)
+        classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
+        callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
+                     keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
+                     stage_clock(f"{name} {phase}", steps, epochs)]
+        if deadline:
+            phase_end = deadline if trainable else time.time() + (deadline - time.time()) / 3
+            callbacks.append(budget.Deadline(phase_end))
+            log(f"{name}: phase {phase} must end by {time.strftime('%H:%M:%S', time.localtime(phase_end))}")
         history = classifier.fit(
             train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
-            callbacks=[stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
-                       keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
-                       stage_clock(f"{name} {phase}", steps, epochs)],
-        ).history
+            callbacks=callbacks).history
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:
             best = {"phase": phase, "epoch": epoch + 1, **{k: float(v[epoch]) for k, v in history.items()}}

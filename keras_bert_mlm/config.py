@@ -44,7 +44,16 @@ class Config:
     mask_rate: float = _s(0.15, "fraction of real tokens chosen for prediction (BERT: 0.15)")
     mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
     mlm_batch_size: int = _s(32, "pretraining batch size")
-    mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining")
+    mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining (the peak, with a schedule)")
+    lr_schedule: str = _s("constant", "learning rates: constant, or cosine (linear warm-up over warmup_fraction "
+                          "of the steps, then cosine decay to a tenth) for pretraining and the trainable phase")
+    warmup_fraction: float = _s(0.05, "with lr_schedule cosine: share of the steps spent warming up")
+    weight_decay: float = _s(0.0, "AdamW weight decay (0 = plain Adam)")
+    clip_norm: float = _s(0.0, "clip each gradient to this global norm (0 = no clipping)")
+    time_budget: float = _s(0.0, "minutes for the whole train.py run (0 = no limit): pretraining gets the steps "
+                            "that fit its share, measured on this machine, and each stage stops in time")
+    mlm_time_share: float = _s(0.65, "with time_budget: share of the time left after the vocabulary that goes "
+                               "to pretraining (the rest: fine-tuning and export)")
     # Classifier fine-tuning
     pooling: str = _s("max", "how the classifier pools token vectors: max, mean or first")
     head_dropout: float = _s(0.0, "dropout rate on the pooled vector")
@@ -71,6 +80,15 @@ class Config:
             raise UserError(f"--mask-rate must be between 0 and 1, not {self.mask_rate}")
         if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
             raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise UserError(f"--lr-schedule must be constant or cosine, not {self.lr_schedule!r}")
+        if self.time_budget < 0:
+            raise UserError(f"--time-budget must be 0 (no limit) or a number of minutes, not {self.time_budget}")
+        if not 0 < self.mlm_time_share < 1:
+            raise UserError(f"--mlm-time-share must be between 0 and 1, not {self.mlm_time_share}")
+        if self.imdb_val_size < 1:
+            raise UserError(f"--imdb-val-size must be at least 1 (early stopping needs validation), "
+                            f"not {self.imdb_val_size}")
         if self.embed_dim % self.num_heads:
             raise UserError(f"--embed-dim {self.embed_dim} is not a multiple of --num-heads {self.num_heads}")
 
@@ -116,4 +134,15 @@ PRESETS = {
         mlm_epochs=2, mlm_batch_size=16, imdb_val_size=8, clf_batch_size=16, clf_learning_rate=1e-2,
         clf_frozen_epochs=2, clf_finetune_epochs=1, head_hidden=8, top_k=5,
     ),
+    # Our recipe for one hour on a 2-core CPU (#6): whole reviews (512 tokens), two layers of 4 wider
+    # heads, mean pooling, AdamW with warm-up and cosine decay, planned to fit 60 minutes.
+    "cpu-hour": dict(
+        max_len=512, num_layers=2, num_heads=4, ff_dim=256, mlm_epochs=20,
+        lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,
+        pooling="mean", head_dropout=0.1, head_hidden=0,
+        clf_frozen_epochs=1, clf_finetune_epochs=4, clf_finetune_learning_rate=3e-4, patience=1,
+        time_budget=60.0,
+    ),
 }
+# The same recipe, deeper, with the time the `best` row of the README allows (150 minutes on 2 cores).
+PRESETS["best"] = {**PRESETS["cpu-hour"], "num_layers": 4, "ff_dim": 512, "time_budget": 150.0}

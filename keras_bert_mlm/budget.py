@@ -1,0 +1,90 @@
+"""Optimizers with the configured schedule, and fitting training into a wall-clock budget.
+
+    optimizer = make_optimizer(cfg, peak=1e-3, total_steps=5000)   # Adam(W), warm-up + cosine if asked
+    seconds = seconds_per_step(build, dataset)                     # measured on a throwaway model
+    fit(..., callbacks=[Deadline(time.time() + 600)])              # stops in time, at a step or epoch end
+
+`train.py --time-budget MINUTES` uses them: pretraining gets the steps that fit its share of the
+budget at the speed measured on this machine, and every stage stops by its deadline.
+"""
+
+import time
+
+import keras
+
+
+def make_optimizer(cfg, peak, total_steps, schedule=True):
+    """Adam, or AdamW when `cfg.weight_decay`; with `cfg.lr_schedule == "cosine"` (and `schedule`) the
+    learning rate warms up linearly to `peak` over `cfg.warmup_fraction` of `total_steps`, then decays
+    along a cosine to a tenth of `peak`. Biases and LayerNorm parameters are not decayed.
+    """
+    learning_rate = peak
+    if schedule and cfg.lr_schedule == "cosine" and total_steps > 1:
+        warmup = int(cfg.warmup_fraction * total_steps)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else peak, decay_steps=max(1, total_steps - warmup), alpha=0.1,
+            warmup_target=peak if warmup else None, warmup_steps=warmup)
+    options = dict(learning_rate=learning_rate, global_clipnorm=cfg.clip_norm or None)
+    if not cfg.weight_decay:
+        return keras.optimizers.Adam(**options)
+    optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **options)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def __init__(self, skip):
+        super().__init__()
+        self.skip, self.start, self.timed = skip, None, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == self.skip:  # the first steps trace the function: not counted
+            self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch >= self.skip:
+            self.timed += 1
+            self.seconds = (time.time() - self.start) / self.timed
+
+
+def seconds_per_step(build, dataset, steps=30, skip=3):
+    """Seconds per training step of the compiled model `build()` returns, over `steps` batches of `dataset`.
+
+    The model is thrown away: the caller builds (and seeds) the one it trains afterwards.
+    """
+    model = build()
+    timer = _StepTimer(skip)
+    model.fit(dataset, steps_per_epoch=steps + skip, epochs=1, verbose=0, callbacks=[timer])
+    return timer.seconds
+
+
+def plan_epochs(total_steps, steps_per_pass, max_epochs):
+    """`(epochs, steps_per_epoch)` that fit in `total_steps`: epochs of at most one pass over the data."""
+    steps_per_epoch = max(1, min(steps_per_pass, total_steps))
+    epochs = max(1, min(max_epochs, total_steps // steps_per_epoch))
+    return epochs, steps_per_epoch
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stop `fit` at the end of an epoch when another one would end after `deadline` (a `time.time()`),
+    and in the middle of one when the deadline has passed. `stopped` says whether it stopped the fit.
+    """
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline, self.stopped = deadline, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
+    def _stop(self):
+        self.model.stop_training = self.stopped = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.time() > self.deadline:
+            self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        if now + (now - self.epoch_start) > self.deadline:
+            self._stop()

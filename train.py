@@ -6,8 +6,10 @@ Stages: vocabulary -> MLM pretraining -> one classifier per dataset (encoder fro
 trainable) -> SavedModels that take raw strings. `python3 train.py --help` lists every setting.
 """
 
+import dataclasses
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -33,8 +35,22 @@ def parse_args(argv=None):
     parser.add_argument("--pretrained", metavar="RUN_DIR", default=None,
                         help="skip vocabulary and pretraining: reuse those of this earlier --output-dir "
                              "(its pretraining settings apply) and only fine-tune")
+    parser.add_argument("--distribute", default="auto", choices=["auto", "none", "mirrored", "multi-worker", "tpu"],
+                        help="tf.distribute strategy: auto = mirrored when more than one GPU (or --cpu-replicas) "
+                             "is visible, else none; multi-worker reads TF_CONFIG (docs/scaling.md) (default: auto)")
+    parser.add_argument("--cpu-replicas", type=int, default=1, metavar="N",
+                        help="split the CPU into N logical devices, to try mirrored training on one machine "
+                             "(default: 1)")
+    parser.add_argument("--backup-every", type=int, default=200, metavar="STEPS",
+                        help="save pretraining progress every STEPS steps (and each epoch) so that a killed run "
+                             "continues from there when rerun (default: 200)")
     add_config_flags(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cpu_replicas < 1:
+        parser.error(f"--cpu-replicas must be at least 1, not {args.cpu_replicas}")
+    if args.backup_every < 1:
+        parser.error(f"--backup-every must be at least 1, not {args.backup_every}")
+    return args
 
 
 def log(*parts):
@@ -91,7 +107,17 @@ def prepare_output_dir(out, cfg, overwrite):
         if os.path.isfile(os.path.join(out, "validation.json")):
             with open(os.path.join(out, "validation.json")) as f:
                 finished = json.load(f)
-    cfg.to_json(path)
+    if overwrite:  # what an interrupted run left to continue from may belong to other settings
+        from keras_bert_mlm.data import SOURCES
+
+        for state in ["vocab.txt", "mlm/plan.json", "mlm/mlm.keras", "mlm/history.csv", "mlm/backup",
+                      "mlm/checkpoints"] + [f"{d}/{f}" for d in SOURCES for f in ("chosen.json", "classifier.keras")]:
+            state = os.path.join(out, state)
+            if os.path.isdir(state):
+                shutil.rmtree(state)
+            elif os.path.exists(state):
+                os.remove(state)
+    write_json(path, cfg.to_dict())
     return {stage: record for stage, record in finished.items() if not missing_stage_files(out, stage)}
 
 
@@ -150,8 +176,14 @@ def main(argv=None):
 
     # Import late: `--help` and flag errors answer without loading TensorFlow.
     import keras
-    from keras_bert_mlm import data
+    from keras_bert_mlm import data, distribute
 
+    strategy = distribute.make_strategy(args.distribute, args.cpu_replicas)  # before TensorFlow's first op
+    chief = distribute.is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1:
+        log(f"distribution: {type(strategy).__name__} with {replicas} replicas "
+            f"(global batch = {replicas} x the per-replica batch size)")
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     deadline = started + 60 * cfg.time_budget if cfg.time_budget else None
     out = args.output_dir
@@ -161,7 +193,7 @@ def main(argv=None):
     splits = {name: data.load_dataset(name, args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline)
               for name in cfg.dataset_list}
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
-    finished = prepare_output_dir(out, cfg, args.overwrite)
+    finished = prepare_output_dir(out, cfg, args.overwrite) if chief else {}
     log("plan: " + " -> ".join(
         (["reuse pretraining of " + args.pretrained] if args.pretrained else
          ["vocabulary", f"MLM pretraining ({cfg.mlm_epochs} epochs of ~{len(corpus) - cfg.mlm_val_size} texts)"])
@@ -177,7 +209,10 @@ def main(argv=None):
         log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
         results = {"mlm": finished["mlm"]}
     else:
-        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline)}
+        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every)}
+    if not chief:
+        log(f"worker {strategy.cluster_resolver.task_id}: pretraining done; the chief fine-tunes and exports")
+        return
     from keras_bert_mlm import model, plots, text  # noqa: F401 (model registers the layers encoder.keras uses)
 
     write_json(os.path.join(out, "validation.json"), results)
@@ -192,11 +227,14 @@ def main(argv=None):
             log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
             results[name] = finished[name]
         else:
-            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose, deadlines.get(name))
+            # Fine-tuning runs on one host: Keras's fit does not run multi-worker (see distribute.py).
+            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose, deadlines.get(name),
+                                     None if distribute.is_multi_worker(strategy) else strategy)
         write_json(os.path.join(out, "validation.json"), results)
         plots.plot_run(out)
 
-    write_json(os.path.join(out, "run.json"), run_record(started))
+    write_json(os.path.join(out, "run.json"), {**run_record(started), "replicas": replicas,
+                                               "distribute": type(strategy).__name__})
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
         + ", ".join(f"{name}/savedmodel (serve)" for name in cfg.dataset_list))
@@ -230,64 +268,123 @@ def vectorize(vectorizer, texts):
     return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
 
 
-def pretrain(corpus, cfg, out, verbose, deadline=None):
+def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200):
     """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures.
 
     With a `deadline` (a `time.time()`), pretraining takes `cfg.mlm_time_share` of the time left.
+    Interrupted runs continue: vocab.txt and mlm/plan.json are reused, `fit` restores mlm/backup/
+    (saved every `backup_steps` steps and each epoch), and a trained mlm/mlm.keras is only exported.
     """
     import keras
-    from keras_bert_mlm import budget, export, masking, model, text
+    import tensorflow as tf
+    from keras_bert_mlm import distribute, export, text
 
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribute.is_chief(strategy)
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     corpus = [corpus[i] for i in rng.permutation(len(corpus))]
     if cfg.max_corpus_texts:
         corpus = corpus[: cfg.max_corpus_texts]
-    log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(corpus)} pretraining texts (no test text)")
-    vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len)
-    with export.atomic_path(os.path.join(out, "vocab.txt")) as tmp:
-        text.save_vocabulary(vectorizer, tmp)
+    vocab_path = os.path.join(out, "vocab.txt")
+    if os.path.isfile(vocab_path):
+        log(f"vocabulary: {vocab_path} from an interrupted run with these settings, reused")
+        vectorizer = text.make_vectorizer(text.load_vocabulary(vocab_path), cfg.max_len)
+    else:
+        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(corpus)} pretraining texts (no test text)")
+        vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len)
+        if chief:
+            with export.atomic_path(vocab_path) as tmp:
+                text.save_vocabulary(vectorizer, tmp)
 
-    ids = vectorize(vectorizer, corpus)
+    stage_dir = os.path.join(out, "mlm")
+    os.makedirs(stage_dir, exist_ok=True)
+    history_path = os.path.join(stage_dir, "history.csv")
+    if os.path.isfile(os.path.join(stage_dir, "mlm.keras")):
+        log("pretraining: finished by an interrupted run with these settings; exporting it")
+        mlm = keras.saving.load_model(os.path.join(stage_dir, "mlm.keras"))
+    else:
+        mlm = fit_mlm(vectorize(vectorizer, corpus), cfg, out, verbose, deadline, strategy, backup_steps)
+        if chief:
+            with export.atomic_path(os.path.join(stage_dir, "mlm.keras")) as tmp:
+                mlm.save(tmp)
+    if not chief:  # a multi-worker cluster's other workers: the chief writes, and fine-tunes alone
+        return {}
+    for backup in ("backup", "checkpoints"):  # mlm.keras holds the result now
+        shutil.rmtree(os.path.join(stage_dir, backup), ignore_errors=True)
+    with export.atomic_path(os.path.join(stage_dir, "encoder.keras")) as tmp:
+        mlm.encoder.save(tmp)
+    export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k)
+    last = list(csv_rows(history_path))[-1]
+    return {k: float(v) for k, v in last.items() if k != "epoch"}
+
+
+def csv_rows(path):
+    import csv
+
+    with open(path, newline="") as f:
+        yield from csv.DictReader(f)
+
+
+def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
+    """Train a new masked language model on the token ids `ids` (the first `mlm_val_size` held out)."""
+    import keras
+    from keras_bert_mlm import budget, distribute, masking, model
+
+    replicas = strategy.num_replicas_in_sync
     val_ids, train_ids = ids[: cfg.mlm_val_size], ids[cfg.mlm_val_size:]
-    # Length buckets make the number of batches vary a little from pass to pass: repeat the data
-    # and fix the steps, so every epoch has the same length (and the progress bar a total).
-    train_ds = masking.mlm_dataset(train_ids, cfg, shuffle=True).repeat()
-    steps_per_pass = -(-len(train_ids) // cfg.mlm_batch_size)
+    global_cfg = dataclasses.replace(cfg, mlm_batch_size=cfg.mlm_batch_size * replicas)
+    # An endless stream of full batches (see batching.py), cut into epochs of a fixed number of steps.
+    train_ds = masking.mlm_dataset(train_ids, global_cfg, shuffle=True)
+    val_ds = masking.mlm_dataset(val_ids, global_cfg, shuffle=False, replicas=replicas) if len(val_ids) else None
+    steps_per_pass = -(-len(train_ids) // global_cfg.mlm_batch_size)
+    learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
 
     def build(total_steps):
         keras.utils.set_random_seed(cfg.seed)
-        mlm = model.MaskedLanguageModel(model.build_encoder(cfg), name="mlm")
-        mlm.compile(optimizer=budget.make_optimizer(cfg, cfg.mlm_learning_rate, total_steps))
+        with strategy.scope():
+            mlm = model.MaskedLanguageModel(model.build_encoder(cfg), name="mlm")
+            mlm.compile(optimizer=budget.make_optimizer(cfg, learning_rate, total_steps))
         return mlm
 
-    epochs, steps = cfg.mlm_epochs, steps_per_pass
-    if deadline:
-        per_step = budget.seconds_per_step(lambda: build(1), train_ds)
-        seconds = (deadline - time.time()) * cfg.mlm_time_share
-        epochs, steps = budget.plan_epochs(int(0.95 * seconds / per_step), steps_per_pass, cfg.mlm_epochs)
-        log(f"pretraining: {per_step:.3f} s/step measured; {seconds / 60:.1f} of the {cfg.time_budget:g} "
-            f"minutes left for it")
-    log(f"pretraining: {epochs} epochs x {steps} steps of {cfg.mlm_batch_size} texts "
-        f"({epochs * steps / steps_per_pass:.2f} passes over {len(train_ids)} texts), {len(val_ids)} texts held out")
     stage_dir = os.path.join(out, "mlm")
-    os.makedirs(stage_dir, exist_ok=True)
+    plan_path = os.path.join(stage_dir, "plan.json")
+    chief = distribute.is_chief(strategy)
+    if chief and os.path.isfile(plan_path):  # an interrupted run's plan: its backup was made for this schedule
+        with open(plan_path) as f:
+            plan = json.load(f)
+        log(f"pretraining: continuing the plan of an interrupted run ({plan_path})")
+    else:
+        plan = {"epochs": cfg.mlm_epochs, "steps_per_epoch": steps_per_pass}
+        if deadline and not distribute.is_multi_worker(strategy):
+            per_step = budget.seconds_per_step(lambda: build(1), train_ds)
+            seconds = (deadline - time.time()) * cfg.mlm_time_share
+            epochs, steps = budget.plan_epochs(int(0.95 * seconds / per_step), steps_per_pass, cfg.mlm_epochs)
+            plan = {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step}
+            log(f"pretraining: {per_step:.3f} s/step measured; {seconds / 60:.1f} of the {cfg.time_budget:g} "
+                f"minutes left for it")
+        if chief:
+            write_json(plan_path, plan)
+    epochs, steps = plan["epochs"], plan["steps_per_epoch"]
+    log(f"pretraining: {epochs} epochs x {steps} steps of {global_cfg.mlm_batch_size} texts on {replicas} "
+        f"replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over {len(train_ids)} texts), "
+        f"{len(val_ids)} texts held out, learning rate {learning_rate:g}")
     mlm = build(epochs * steps)
-    encoder = mlm.encoder
-    history = mlm.fit(
-        train_ds, steps_per_epoch=steps,
-        validation_data=masking.mlm_dataset(val_ids, cfg, shuffle=False) if len(val_ids) else None,
-        epochs=epochs, verbose=verbose, shuffle=False,  # the dataset shuffles itself
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(stage_dir, "history.csv")),
-                   keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
-                   stage_clock("pretraining", steps, epochs)]
-        + ([budget.Deadline(time.time() + seconds)] if deadline else []),
-    )
-    for name, obj in (("mlm.keras", mlm), ("encoder.keras", encoder)):
-        with export.atomic_path(os.path.join(stage_dir, name)) as tmp:
-            obj.save(tmp)
-    export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k)
-    return {k: float(v[-1]) for k, v in history.history.items()}
+    history_path = os.path.join(stage_dir, "history.csv")
+    if distribute.is_multi_worker(strategy):
+        distribute.multi_worker_fit(mlm, strategy, train_ds, steps, epochs, val_ds,
+                                    os.path.join(stage_dir, "checkpoints"), history_path, log=log)
+        return mlm
+    callbacks = [budget.HistoryCSV(history_path),  # before the backup: see HistoryCSV
+                 keras.callbacks.BackupAndRestore(os.path.join(stage_dir, "backup"), save_freq=backup_steps,
+                                                  double_checkpoint=True, delete_checkpoint=False),
+                 keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
+                 stage_clock("pretraining", steps, epochs)]
+    if plan.get("seconds"):
+        callbacks.append(budget.Deadline(time.time() + plan["seconds"]))
+    mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
+            shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
+    return mlm
 
 
 EXPORT_SHARE = 0.02  # of a time budget, kept back for each classifier's export
@@ -308,32 +405,47 @@ def finetune_deadlines(splits, names, deadline, minutes):
     return deadlines
 
 
-def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None):
+def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch.
 
     With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline;
-    the earlier datasets' overruns are taken from the later ones."""
+    the earlier datasets' overruns are taken from the later ones. A classifier that an interrupted run
+    finished (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning
+    starts again (minutes, against hours of pretraining)."""
     import keras
     import tensorflow as tf
-    from keras_bert_mlm import batching, budget, export, model
+    from keras_bert_mlm import batching, budget, distribute, export, model
 
+    stage_dir = os.path.join(out, name)
+    chosen_path, classifier_path = os.path.join(stage_dir, "chosen.json"), os.path.join(stage_dir, "classifier.keras")
+    if os.path.isfile(classifier_path):  # chosen.json is written first
+        log(f"{name}: trained by an interrupted run with these settings; exporting it")
+        with open(chosen_path) as f:
+            best = json.load(f)
+        export.export_classifier(keras.saving.load_model(classifier_path), vectorizer,
+                                 os.path.join(stage_dir, "savedmodel"))
+        return best
+
+    strategy = strategy or tf.distribute.get_strategy()
+    batch_size = cfg.clf_batch_size * strategy.num_replicas_in_sync
     keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
     if cfg.max_train_texts:
         split = {**split, "train": split["train"].sample(
             n=min(cfg.max_train_texts, len(split["train"])), random_state=cfg.seed)}
 
     def dataset(part, shuffle):
-        ds = batching.make_batches(vectorize(vectorizer, part["text"]), cfg.clf_batch_size,
+        ds = batching.make_batches(vectorize(vectorizer, part["text"]), batch_size,
                                    part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
-                                   by_length=cfg.bucket_by_length)
+                                   by_length=cfg.bucket_by_length, repeat=shuffle,
+                                   replicas=strategy.num_replicas_in_sync)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    train_ds, val_ds = dataset(split["train"], True).repeat(), dataset(split["validation"], False)
-    steps = -(-len(split["train"]) // cfg.clf_batch_size)
-    stage_dir = os.path.join(out, name)
+    train_ds, val_ds = dataset(split["train"], True), dataset(split["validation"], False)
+    steps = -(-len(split["train"]) // batch_size)
     os.makedirs(stage_dir, exist_ok=True)
-    encoder = model.copy_encoder(pretrained_encoder)
-    classifier = model.build_classifier(encoder, cfg)
+    with strategy.scope():
+        encoder = model.copy_encoder(pretrained_encoder)
+        classifier = model.build_classifier(encoder, cfg)
     best = {"val_accuracy": -1.0}
     for phase, trainable, epochs, lr in (
         ("frozen", False, cfg.clf_frozen_epochs, cfg.clf_learning_rate),
@@ -344,8 +456,10 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         log(f"{name}: phase {phase}, {epochs} epochs on {len(split['train'])} texts, "
             f"encoder {'trainable' if trainable else 'frozen'}, learning rate {lr}")
         encoder.trainable = trainable
-        optimizer = budget.make_optimizer(cfg, lr, epochs * steps, schedule=trainable)
-        classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+        with strategy.scope():
+            optimizer = budget.make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
+                                              schedule=trainable)
+            classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
@@ -365,7 +479,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     classifier.set_weights(best_weights)
     log(f"{name}: chose phase {best['phase']} epoch {best['epoch']}, "
         f"validation accuracy {best['val_accuracy']:.4f}")
-    with export.atomic_path(os.path.join(stage_dir, "classifier.keras")) as tmp:
+    write_json(chosen_path, best)
+    with export.atomic_path(classifier_path) as tmp:
         classifier.save(tmp)
     export.export_classifier(classifier, vectorizer, os.path.join(stage_dir, "savedmodel"))
     return best

@@ -118,7 +118,7 @@ def main(argv=None):
     # Ours.
     mlm = model.MaskedLanguageModel(model.build_encoder(cfg))
     mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-    ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True).repeat())
+    ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True))
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
     emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
     emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="mlm_train")
@@ -127,7 +127,7 @@ def main(argv=None):
     reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})
     reference = ReferenceMLM(model.build_encoder(cfg))
     reference.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-    dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True).repeat())
+    dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True))
     ref_texts_s, ref_tokens_s, ref_gflops = time_training(reference, dense, args.seconds, cfg)
     emit(measure="mlm_train_reference", texts_per_s=ref_texts_s, tokens_per_s=ref_tokens_s,
          gflops=ref_gflops, mfu=ref_gflops / peak)

@@ -8,6 +8,7 @@
 budget at the speed measured on this machine, and every stage stops by its deadline.
 """
 
+import os
 import time
 
 import keras
@@ -59,10 +60,10 @@ def seconds_per_step(build, dataset, steps=30, skip=3):
 
 
 def plan_epochs(total_steps, steps_per_pass, max_epochs):
-    """`(epochs, steps_per_epoch)` that fit in `total_steps`: epochs of at most one pass over the data."""
-    steps_per_epoch = max(1, min(steps_per_pass, total_steps))
-    epochs = max(1, min(max_epochs, total_steps // steps_per_epoch))
-    return epochs, steps_per_epoch
+    """`(epochs, steps_per_epoch)`: as many of the `total_steps` as `max_epochs` passes over the data allow,
+    in epochs of at most one pass (`plan_epochs(3270, 2580, 20)` is `(2, 1635)`)."""
+    epochs = max(1, min(max_epochs, -(-total_steps // steps_per_pass)))
+    return epochs, max(1, min(steps_per_pass, total_steps // epochs))
 
 
 class Deadline(keras.callbacks.Callback):
@@ -88,3 +89,29 @@ class Deadline(keras.callbacks.Callback):
         now = time.time()
         if now + (now - self.epoch_start) > self.deadline:
             self._stop()
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
+
+    List it before `keras.callbacks.BackupAndRestore`: an epoch's row is written before its backup,
+    and when a rerun starts again from an earlier epoch, the rows from that epoch on are dropped first.
+    """
+
+    def __init__(self, filename):
+        super().__init__(filename, append=True)
+        self._trimmed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._trimmed:
+            return
+        self._trimmed = True
+        self.csv_file.close()
+        with open(self.filename) as f:
+            lines = f.read().splitlines()
+        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",")[0]) < epoch]
+        with open(self.filename + ".tmp", "w") as f:
+            f.write("".join(line + "\n" for line in kept))
+        os.replace(self.filename + ".tmp", self.filename)
+        self.append_header = not kept
+        self.csv_file = open(self.filename, "a")

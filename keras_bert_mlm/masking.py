@@ -55,10 +55,12 @@ def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15)
     return masked, positions, targets, weights
 
 
-def mlm_dataset(token_ids, cfg, shuffle, seed=None):
-    """A `tf.data` pipeline of MLM batches from a 2-D int array of token ids, masked afresh every epoch."""
+def mlm_dataset(token_ids, cfg, shuffle, seed=None, replicas=1):
+    """A `tf.data` pipeline of MLM batches from a 2-D int array of token ids: with `shuffle`, an endless
+    stream of full batches masked afresh every time; without, one pass with fixed masks."""
     seed = cfg.seed if seed is None else seed
-    ds = make_batches(token_ids, cfg.mlm_batch_size, shuffle=shuffle, seed=seed, by_length=cfg.bucket_by_length)
+    ds = make_batches(token_ids, cfg.mlm_batch_size, shuffle=shuffle, seed=seed, by_length=cfg.bucket_by_length,
+                      repeat=shuffle, replicas=replicas)
     # A validation set keeps the same masks every epoch so its figures are comparable.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=shuffle).batch(2)
     masking = dict(vocab_size=cfg.vocab_size, max_predictions=cfg.max_predictions, mask_rate=cfg.mask_rate)

@@ -156,7 +156,9 @@ class MaskedLanguageModel(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             loss, hits = self._loss_and_hits(data, training=True)
-        grads = tape.gradient(loss, self.trainable_variables)
+            # Under tf.distribute the optimizer sums the replicas' gradients: average them instead.
+            replica_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(replica_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         return self._update_metrics(loss, hits, data[2])
 

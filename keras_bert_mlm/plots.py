@@ -72,6 +72,10 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _has_rows(path):
+    return os.path.isfile(path) and os.path.getsize(path) > 0
+
+
 def plot_run(out):
     """Draw every picture of a train.py run from its files: history CSVs, validation.json, metrics.json.
 
@@ -82,11 +86,12 @@ def plot_run(out):
         return json.load(open(path)) if os.path.isfile(path) else {}
 
     chosen, metrics = read("validation.json"), read("metrics.json")
-    if os.path.isfile(os.path.join(out, "mlm", "history.csv")):
+    if _has_rows(os.path.join(out, "mlm", "history.csv")):
         plot_history(os.path.join(out, "mlm", "history.csv"), os.path.join(out, "plots", "mlm.png"),
                      "MLM pretraining", ["loss", "masked_accuracy"])
     for name in SOURCES:
-        phases = [p for p in ("frozen", "finetune") if os.path.isfile(os.path.join(out, name, f"history_{p}.csv"))]
+        # a phase's CSV is empty until its first epoch ends (an interrupted run's may stay so)
+        phases = [p for p in ("frozen", "finetune") if _has_rows(os.path.join(out, name, f"history_{p}.csv"))]
         if phases:
             best = chosen.get(name, {})
             mark = (phases.index(best["phase"]), best["epoch"]) if best.get("phase") in phases else None

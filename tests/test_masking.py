@@ -17,8 +17,9 @@ def random_ids(n=400, max_len=128, seed=0):
     return ids
 
 
-def collect(ds):
-    return [tuple(t.numpy() for t in (x["token_ids"], x["mask_positions"], y, w)) for x, y, w in ds]
+def collect(ds, batches=-1):
+    """The batches of `ds` as numpy tuples; `batches` of them from an endless (shuffled) stream."""
+    return [tuple(t.numpy() for t in (x["token_ids"], x["mask_positions"], y, w)) for x, y, w in ds.take(batches)]
 
 
 def test_bert_masking_statistics():
@@ -49,9 +50,9 @@ def test_masks_differ_between_epochs_but_are_seeded():
     ids = random_ids(64)
     cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=64, bucket_by_length=False)
     ds = masking.mlm_dataset(ids, cfg, shuffle=True)
-    first, second = collect(ds)[0], collect(ds)[0]
+    first, second = collect(ds, 1)[0], collect(ds, 1)[0]
     assert not np.array_equal(first[0], second[0])
-    again = collect(masking.mlm_dataset(ids, cfg, shuffle=True))[0]
+    again = collect(masking.mlm_dataset(ids, cfg, shuffle=True), 1)[0]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     val = masking.mlm_dataset(ids, cfg, shuffle=False)
     assert all(np.array_equal(a, b) for a, b in zip(collect(val)[0], collect(val)[0]))
@@ -82,9 +83,25 @@ def test_batches_by_length_keep_every_text_once_with_its_label():
     assert np.mean([s.max() - s.min() for s in spans]) < 16  # lengths within a batch are close
 
 
+def test_fixed_order_batches_are_sorted_by_length_and_split_evenly_across_replicas():
+    ids = random_ids(45, max_len=64)
+    batches = list(make_batches(ids, 16, labels=np.arange(45), shuffle=False))
+    assert [len(y) for _, y in batches] == [16, 16, 13]
+    assert sorted(np.concatenate([y.numpy() for _, y in batches])) == list(range(45))
+    longest = [x.shape[1] for x, _ in batches]
+    assert longest == sorted(longest) and longest[-1] == (ids != 0).sum(1).max()
+    small = list(make_batches(ids[:7], 16, shuffle=False, replicas=2))
+    assert [len(x) for x in small] == [6, 1]  # the first batch splits 3 + 3
+
+
+def test_repeated_shuffled_batches_are_all_full():
+    ds = make_batches(random_ids(45, max_len=64), 16, labels=np.arange(45), shuffle=True, repeat=True)
+    assert all(len(y) == 16 for _, y in ds.take(20))
+
+
 def test_bucketed_mlm_batches_mask_the_same_way():
     cfg = Config(vocab_size=VOCAB, max_len=128, mlm_batch_size=32)
-    batches = collect(masking.mlm_dataset(random_ids(), cfg, shuffle=True))
+    batches = collect(masking.mlm_dataset(random_ids(), cfg, shuffle=True), 13)  # one pass of 400 texts
     chosen = sum(w.sum() for *_, w in batches)
     real = sum((masked != 0).sum() for masked, *_ in batches)  # replacements are never padding
     assert abs(chosen / real - 0.15) < 0.01

@@ -1,0 +1,88 @@
+"""The bag-of-bigrams baseline of the README's results table: a point of comparison, not a shipped model.
+
+    python3 -m keras_bert_mlm.baseline --data-dir ../shared/data --output-dir runs/bag-of-bigrams
+
+`TextVectorization(output_mode="tf_idf", ngrams=2, max_tokens=100000)` and one sigmoid `Dense` layer,
+5 epochs, no tuning. Same splits (`data.load_dataset`) and the same metrics (`test.binary_metrics`)
+as our models; writes validation.json, metrics.json, run.json and baseline.json into OUT, which
+`python3 -m keras_bert_mlm.results` reads like a train.py run.
+"""
+
+import json
+import os
+import sys
+import time
+
+from .cli import ArgumentParser, run_command
+from .config import Config, UserError
+
+SETTINGS = dict(output_mode="tf_idf", ngrams=2, max_tokens=100000, epochs=5, batch_size=32)
+
+
+def parse_args(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default="data", help="folder with the datasets, as for train.py (default: data)")
+    parser.add_argument("--output-dir", default="runs/bag-of-bigrams", help="where the figures go")
+    parser.add_argument("--datasets", default="imdb,rotten_tomatoes", help="comma-separated datasets")
+    parser.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
+    return parser.parse_args(argv)
+
+
+def train_and_score(split, seed):
+    """Fit on `split["train"]`; return (validation accuracy, probabilities on `split["test"]`)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    vectorizer = keras.layers.TextVectorization(
+        output_mode=SETTINGS["output_mode"], ngrams=SETTINGS["ngrams"], max_tokens=SETTINGS["max_tokens"])
+    vectorizer.adapt(split["train"]["text"].to_numpy())
+    model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+
+    def batches(part, shuffle=False):  # vectorized batch by batch: 25,000 x 100,000 floats would be 10 GB
+        ds = tf.data.Dataset.from_tensor_slices((part["text"].to_numpy(), part["label"].to_numpy(np.float32)))
+        if shuffle:
+            ds = ds.shuffle(len(part), seed=seed)
+        return ds.batch(SETTINGS["batch_size"]).map(lambda x, y: (vectorizer(x), y)).prefetch(tf.data.AUTOTUNE)
+
+    model.fit(batches(split["train"], shuffle=True), epochs=SETTINGS["epochs"], verbose=2)
+    val_accuracy = model.evaluate(batches(split["validation"]), verbose=0)[1]
+    return val_accuracy, model.predict(batches(split["test"]), verbose=0).reshape(-1)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    names = Config(datasets=args.datasets).dataset_list  # validates the names
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from test import binary_metrics
+
+    from . import data
+    from .export import atomic_path
+
+    seed = Config().seed
+    validation, metrics = {}, {}
+    for name in names:
+        split = data.load_dataset(name, args.data_dir, Config().imdb_val_size, seed, args.offline)
+        val_accuracy, probabilities = train_and_score(split, seed)
+        validation[name] = {"val_accuracy": float(val_accuracy)}
+        metrics[name] = binary_metrics(split["test"]["label"].to_numpy(), probabilities)
+        print(f"{name}: validation accuracy {val_accuracy:.4f}, test accuracy {metrics[name]['accuracy']:.4f}")
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--output-dir {args.output_dir}: not writable ({e.strerror})") from None
+    from train import run_record
+
+    for file, obj in (("baseline.json", {"model": "bag of bigrams", **SETTINGS}), ("validation.json", validation),
+                      ("metrics.json", metrics), ("run.json", run_record(started))):
+        with atomic_path(os.path.join(args.output_dir, file)) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(obj, f, indent=2)
+    print(f"wrote {args.output_dir}")
+
+
+if __name__ == "__main__":
+    run_command(main)

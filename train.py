@@ -107,6 +107,9 @@ def prepare_output_dir(out, cfg, overwrite):
         if os.path.isfile(os.path.join(out, "validation.json")):
             with open(os.path.join(out, "validation.json")) as f:
                 finished = json.load(f)
+    from keras_bert_mlm.export import clean_interrupted_writes
+
+    clean_interrupted_writes(out)
     if overwrite:  # what an interrupted run left to continue from may belong to other settings
         from keras_bert_mlm.data import SOURCES
 
@@ -132,8 +135,8 @@ def missing_stage_files(out, stage):
 
 
 # Settings that belong to the vocabulary and the pretraining: `--pretrained` takes them from that run.
-PRETRAINING_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "dropout",
-                        "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
+PRETRAINING_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
+                        "dropout", "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
                         "max_corpus_texts", "mlm_time_share")
 
 
@@ -149,18 +152,27 @@ def adopt_pretraining_settings(cfg, run_dir):
     return Config(**{**cfg.to_dict(), **{k: getattr(previous, k) for k in PRETRAINING_SETTINGS}})
 
 
-def run_record(started):
-    """Where and when this run happened: commit, machine, wall time (for results tables)."""
-    import platform
+def current_commit():
+    """The short commit of the code in use ('' outside a git checkout); with `-dirty` if it has changes."""
     import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        return commit + ("-dirty" if commit and git("status", "--porcelain", "--untracked-files=no") else "")
+    except OSError:
+        return ""
+
+
+def run_record(started, commit):
+    """Where and when this run happened: commit (read when it started), machine, wall time (for results tables)."""
+    import platform
 
     import tensorflow as tf
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10).stdout.strip()
-    except OSError:
-        commit = ""
     gpus = len(tf.config.list_physical_devices("GPU"))
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, " + (f"{gpus} GPU" if gpus else "no GPU")
     return {"commit": commit or None, "machine": machine, "wall_minutes": round((time.time() - started) / 60, 1),
@@ -168,7 +180,7 @@ def run_record(started):
 
 
 def main(argv=None):
-    started = time.time()
+    started, commit = time.time(), current_commit()
     args = parse_args(argv)
     cfg = config_from_args(args)
     if args.pretrained:
@@ -233,7 +245,7 @@ def main(argv=None):
         write_json(os.path.join(out, "validation.json"), results)
         plots.plot_run(out)
 
-    write_json(os.path.join(out, "run.json"), {**run_record(started), "replicas": replicas,
+    write_json(os.path.join(out, "run.json"), {**run_record(started, commit), "replicas": replicas,
                                                "distribute": type(strategy).__name__})
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
@@ -376,12 +388,18 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
                                     os.path.join(stage_dir, "checkpoints"), history_path, log=log)
         return mlm
     callbacks = [budget.HistoryCSV(history_path),  # before the backup: see HistoryCSV
-                 keras.callbacks.BackupAndRestore(os.path.join(stage_dir, "backup"), save_freq=backup_steps,
-                                                  double_checkpoint=True, delete_checkpoint=False),
+                 budget.Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, double_checkpoint=True,
+                               delete_checkpoint=False),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  stage_clock("pretraining", steps, epochs)]
     if plan.get("seconds"):
         callbacks.append(budget.Deadline(time.time() + plan["seconds"]))
+    backup = os.path.join(stage_dir, "backup", "training_metadata.json")
+    if os.path.isfile(backup):
+        with open(backup) as f:
+            state = json.load(f)
+        log(f"pretraining: continuing an interrupted run from its backup: epoch {state['epoch'] + 1} starts "
+            f"again with the weights and optimizer state saved at its step {state['batch']}")
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     return mlm

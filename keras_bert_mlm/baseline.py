@@ -55,8 +55,11 @@ def train_and_score(split, seed):
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
-    names = Config(datasets=args.datasets).dataset_list  # validates the names
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from train import current_commit, run_record  # the repository's commands, beside this package
+
+    commit = current_commit()
+    names = Config(datasets=args.datasets).dataset_list  # validates the names
     from test import binary_metrics
 
     from . import data
@@ -74,10 +77,8 @@ def main(argv=None):
         os.makedirs(args.output_dir, exist_ok=True)
     except OSError as e:
         raise UserError(f"--output-dir {args.output_dir}: not writable ({e.strerror})") from None
-    from train import run_record
-
     for file, obj in (("baseline.json", {"model": "bag of bigrams", **SETTINGS}), ("validation.json", validation),
-                      ("metrics.json", metrics), ("run.json", run_record(started))):
+                      ("metrics.json", metrics), ("run.json", run_record(started, commit))):
         with atomic_path(os.path.join(args.output_dir, file)) as tmp:
             with open(tmp, "w") as f:
                 json.dump(obj, f, indent=2)

@@ -115,3 +115,14 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         os.replace(self.filename + ".tmp", self.filename)
         self.append_header = not kept
         self.csv_file = open(self.filename, "a")
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that records the right epoch while a resumed run is in its first epoch.
+
+    Keras 3.15 counts the epoch of its backups from 0 in every new `fit` until an epoch ends, so a
+    step backup early in a resumed run would send the next resume back to epoch 0.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch

@@ -14,6 +14,7 @@ Neither needs this package to load: vectorization is inside the graph.
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 
@@ -49,6 +50,27 @@ def atomic_path(path):
             shutil.rmtree(tmp)
         elif os.path.exists(tmp):
             os.remove(tmp)
+
+
+_LEFTOVER = re.compile(r"^(.*)\.(tmp|old)-[0-9a-f]{8}(\.[^.]*)?$")
+
+
+def clean_interrupted_writes(folder):
+    """Tidy what `atomic_path` writes killed under `folder` left: delete `.tmp-` siblings, and put back
+    a `.old-` one whose replacement never arrived (a kill between the two renames)."""
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            match = _LEFTOVER.match(name)
+            if not match:
+                continue
+            path, target = os.path.join(root, name), os.path.join(root, match.group(1) + (match.group(3) or ""))
+            if match.group(2) == "old" and not os.path.exists(target):
+                os.replace(path, target)
+            elif os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        dirs[:] = [d for d in dirs if not _LEFTOVER.match(d)]
 
 
 def fill_mask(mlm, vectorizer, texts, top_k, vocabulary=None):

@@ -20,25 +20,41 @@ register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
 
 @register
 class TokenAndPositionEmbedding(layers.Layer):
-    """Sum of a token embedding and a learned position embedding."""
+    """Sum of a token embedding and a learned position embedding, and with `bigram_buckets` > 0 a
+    hashed embedding of each (previous token, token) pair, as fastText adds n-grams: the encoder
+    sees word pairs ("not good") from its first layer. It is computed from the ids it is given, so
+    a masked token's pairs hold `[mask]`, never the hidden word. Starts at zero."""
 
-    def __init__(self, vocab_size, max_len, embed_dim, **kwargs):
+    def __init__(self, vocab_size, max_len, embed_dim, bigram_buckets=0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.max_len, self.embed_dim = vocab_size, max_len, embed_dim
+        self.bigram_buckets = bigram_buckets
         self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
         self.position_embedding = layers.Embedding(max_len, embed_dim, name="position_embedding")
+        if bigram_buckets:
+            self.bigram_embedding = layers.Embedding(bigram_buckets, embed_dim, embeddings_initializer="zeros",
+                                                     name="bigram_embedding")
 
     def build(self, input_shape):
         self.token_embedding.build(input_shape)
         self.position_embedding.build(input_shape)
+        if self.bigram_buckets:
+            self.bigram_embedding.build(input_shape)
+
+    def bigram_ids(self, token_ids):
+        previous = ops.pad(token_ids[:, :-1], [[0, 0], [1, 0]])
+        return (previous * 30011 + token_ids) % self.bigram_buckets  # < 2**31 for vocabularies below 70,000
 
     def call(self, token_ids):
         positions = ops.arange(ops.shape(token_ids)[1])
-        return self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+        x = self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+        if self.bigram_buckets:
+            x = x + self.bigram_embedding(self.bigram_ids(token_ids))
+        return x
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
-                "embed_dim": self.embed_dim}
+                "embed_dim": self.embed_dim, "bigram_buckets": self.bigram_buckets}
 
 
 @register
@@ -104,7 +120,8 @@ class MaskedLMHead(layers.Layer):
 def build_encoder(cfg):
     """The functional BERT encoder: embeddings, then `num_layers` post-LayerNorm transformer blocks."""
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    x = TokenAndPositionEmbedding(cfg.vocab_size, cfg.max_len, cfg.embed_dim, name="embeddings")(token_ids)
+    x = TokenAndPositionEmbedding(cfg.vocab_size, cfg.max_len, cfg.embed_dim, cfg.bigram_buckets,
+                                  name="embeddings")(token_ids)
     mask = PaddingMask(name="padding_mask")(token_ids)
     for i in range(cfg.num_layers):
         attention = layers.MultiHeadAttention(

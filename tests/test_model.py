@@ -116,3 +116,19 @@ def test_fused_loss_over_several_chunks_and_no_chosen_rows():
     np.testing.assert_allclose([float(v) for v in got], [float(v) for v in expected], rtol=1e-5)
     none = losses.fused_projection_loss(vectors, kernel, bias, targets, tf.zeros_like(weights))
     assert [float(v) for v in none] == [0.0, 0.0]
+
+
+def test_bigram_embedding_sees_the_previous_token_and_survives_saving(tmp_path):
+    cfg = Config.from_preset("tiny", bigram_buckets=97)
+    encoder = model.build_encoder(cfg)
+    layer = encoder.get_layer("embeddings")
+    table = layer.bigram_embedding.embeddings
+    assert not np.any(table.numpy())  # starts at zero: changes nothing until trained
+    table.assign(np.random.default_rng(0).normal(size=table.shape).astype(np.float32))
+    a, b = (layer(np.array([ids], np.int32)).numpy()[0] for ids in ([5, 6, 7], [9, 6, 7]))
+    assert not np.allclose(a[1], b[1])  # same token 6, other previous token
+    np.testing.assert_allclose(a[2], b[2])  # (6, 7) in both
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    ids = np.array([[5, 6, 7, 0]], np.int32)
+    np.testing.assert_allclose(keras.saving.load_model(path)(ids), encoder(ids), rtol=1e-6)

@@ -98,8 +98,9 @@ def prepare_output_dir(out, cfg, overwrite):
     path = os.path.join(out, "config.json")
     finished = {}
     if os.path.exists(path) and not overwrite:
-        with open(path) as f:
-            previous = json.load(f)
+        from keras_bert_mlm.config import Config
+
+        previous = Config.from_json(path).to_dict()  # settings added since that run take their defaults
         if previous != cfg.to_dict():
             changed = sorted(k for k in cfg.to_dict() if previous.get(k) != cfg.to_dict()[k])
             raise UserError(f"--output-dir {out} holds a run with other settings ({', '.join(changed)}): "

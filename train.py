@@ -82,12 +82,15 @@ def stage_clock(stage, steps_per_epoch, epochs, measure_steps=20):
     return StageClock()
 
 
-def prepare_output_dir(out, cfg, overwrite):
+def prepare_output_dir(out, cfg, overwrite, write=True):
     """Create `out`, refuse one that holds a run with other settings, and write config.json.
 
     Returns the stages (validation.json entries) that an earlier run with the same settings finished
-    there, to be skipped; none with `--overwrite`.
+    there, to be skipped; none with `--overwrite`. With `write=False` (a multi-worker cluster's other
+    workers) only reads.
     """
+    if not write:
+        return finished_stages(out) if not overwrite else {}
     try:
         os.makedirs(out, exist_ok=True)
         probe = os.path.join(out, ".write-test")
@@ -105,9 +108,7 @@ def prepare_output_dir(out, cfg, overwrite):
             changed = sorted(k for k in cfg.to_dict() if previous.get(k) != cfg.to_dict()[k])
             raise UserError(f"--output-dir {out} holds a run with other settings ({', '.join(changed)}): "
                             "choose another dir or pass --overwrite")
-        if os.path.isfile(os.path.join(out, "validation.json")):
-            with open(os.path.join(out, "validation.json")) as f:
-                finished = json.load(f)
+        finished = finished_stages(out)
     from keras_bert_mlm.export import clean_interrupted_writes
 
     clean_interrupted_writes(out)
@@ -122,7 +123,17 @@ def prepare_output_dir(out, cfg, overwrite):
             elif os.path.exists(state):
                 os.remove(state)
     write_json(path, cfg.to_dict())
-    return {stage: record for stage, record in finished.items() if not missing_stage_files(out, stage)}
+    return finished
+
+
+def finished_stages(out):
+    """The stages of validation.json in `out` whose files are all there."""
+    path = os.path.join(out, "validation.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        recorded = json.load(f)
+    return {stage: record for stage, record in recorded.items() if not missing_stage_files(out, stage)}
 
 
 def missing_stage_files(out, stage):
@@ -195,7 +206,7 @@ def main(argv=None):
     chief = distribute.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
-        log(f"distribution: {type(strategy).__name__} with {replicas} replicas "
+        log(f"distribution: {distribute.strategy_name(strategy)} with {replicas} replicas "
             f"(global batch = {replicas} x the per-replica batch size)")
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     deadline = started + 60 * cfg.time_budget if cfg.time_budget else None
@@ -206,10 +217,11 @@ def main(argv=None):
     splits = {name: data.load_dataset(name, args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline)
               for name in cfg.dataset_list}
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
-    finished = prepare_output_dir(out, cfg, args.overwrite) if chief else {}
+    finished = prepare_output_dir(out, cfg, args.overwrite, write=chief)
     log("plan: " + " -> ".join(
         (["reuse pretraining of " + args.pretrained] if args.pretrained else
-         ["vocabulary", f"MLM pretraining ({cfg.mlm_epochs} epochs of ~{len(corpus) - cfg.mlm_val_size} texts)"])
+         ["vocabulary", f"MLM pretraining ({'at most ' * bool(cfg.time_budget)}{cfg.mlm_epochs} epochs of "
+                        f"~{len(corpus) - cfg.mlm_val_size} texts)"])
         + [f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of "
            f"{len(splits[name]['train'])} texts)" for name in cfg.dataset_list] + ["export"]))
 
@@ -247,7 +259,7 @@ def main(argv=None):
         plots.plot_run(out)
 
     write_json(os.path.join(out, "run.json"), {**run_record(started, commit), "replicas": replicas,
-                                               "distribute": type(strategy).__name__})
+                                               "distribute": distribute.strategy_name(strategy)})
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
         + ", ".join(f"{name}/savedmodel (serve)" for name in cfg.dataset_list))

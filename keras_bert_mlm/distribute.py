@@ -64,6 +64,13 @@ def make_strategy(kind, cpu_replicas=1):
     raise UserError(f"--distribute must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
+def strategy_name(strategy):
+    """'MirroredStrategy', 'MultiWorkerMirroredStrategy' (TensorFlow's class is CollectiveAllReduceStrategy), ..."""
+    name = type(strategy).__name__.lstrip("_")
+    return {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy",
+            "DefaultDistributionStrategy": "none"}.get(name, name)
+
+
 def is_multi_worker(strategy):
     import tensorflow as tf
 

@@ -1,0 +1,124 @@
+"""--time-budget planning, the optimizer settings, the results table and the bag-of-bigrams baseline."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import assert_user_error, run_script
+from keras_bert_mlm import budget, results
+from keras_bert_mlm.config import Config
+
+
+@pytest.mark.parametrize("total, per_pass, max_epochs, expected", [
+    (3270, 2580, 20, (2, 1635)),   # more than one pass: two shorter epochs, no step wasted
+    (1000, 2580, 20, (1, 1000)),   # less than a pass: one short epoch
+    (10000, 34, 20, (20, 34)),     # capped by max_epochs
+    (0, 5, 3, (1, 1)),             # nothing fits: still one step
+])
+def test_plan_epochs(total, per_pass, max_epochs, expected):
+    epochs, steps = budget.plan_epochs(total, per_pass, max_epochs)
+    assert (epochs, steps) == expected
+    assert epochs * steps <= max(total, 1)
+
+
+def test_optimizer_follows_the_settings():
+    adam = budget.make_optimizer(Config(), 1e-3, 100)
+    assert type(adam) is keras.optimizers.Adam and float(adam.learning_rate) == pytest.approx(1e-3)
+    cfg = Config(lr_schedule="cosine", warmup_fraction=0.1, weight_decay=0.01, clip_norm=1.0)
+    adamw = budget.make_optimizer(cfg, 1e-3, 100)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.global_clipnorm == 1.0
+    schedule = adamw._learning_rate
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+    assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
+    assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth
+
+
+def test_deadline_stops_fit_in_time():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((64, 2)), np.zeros((64, 1))
+
+    class Slow(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.05)
+
+    deadline = budget.Deadline(time.time() + 1.0)
+    start = time.time()
+    history = model.fit(x, y, batch_size=8, epochs=100, verbose=0, callbacks=[Slow(), deadline])
+    assert deadline.stopped and time.time() - start < 3
+    assert len(history.history["loss"]) < 100
+
+
+def test_history_csv_keeps_one_row_per_epoch(tmp_path):
+    path = str(tmp_path / "history.csv")
+    with open(path, "w") as f:  # an interrupted run wrote epochs 0-2; its backup is from the end of epoch 1
+        f.write("epoch,loss\n0,3.0\n1,2.0\n2,1.5\n")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=4, initial_epoch=2, verbose=0,
+              callbacks=[budget.HistoryCSV(path)])
+    with open(path) as f:
+        rows = f.read().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["epoch", "0", "1", "2", "3"]
+    assert rows[1:3] == ["0,3.0", "1,2.0"]
+
+
+def fake_run(folder, config, wall_minutes, val, test, commit="abc1234"):
+    os.makedirs(folder)
+    files = {"config.json": config, "run.json": {"commit": commit, "machine": "x86_64, 2 CPU cores, no GPU",
+                                                 "wall_minutes": wall_minutes},
+             "validation.json": {name: {"val_accuracy": v} for name, v in val.items()},
+             "metrics.json": {name: {"accuracy": t} for name, t in test.items()}}
+    for name, obj in files.items():
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(obj, f)
+    return str(folder)
+
+
+def test_results_table_names_the_preset_and_what_differs(tmp_path):
+    ours = fake_run(tmp_path / "a", Config.from_preset("cpu-hour", seed=7).to_dict(), 58.25,
+                    {"imdb": 0.9012, "rotten_tomatoes": 0.7811}, {"imdb": 0.8999, "rotten_tomatoes": 0.7801})
+    baseline = fake_run(tmp_path / "b", {}, 1.0, {"imdb": 0.9}, {"imdb": 0.89})
+    os.remove(os.path.join(baseline, "config.json"))
+    with open(os.path.join(baseline, "baseline.json"), "w") as f:
+        json.dump({"model": "bag of bigrams"}, f)
+    lines = results.table([ours, baseline]).splitlines()
+    assert lines[0].startswith("| run | train minutes | machine | IMDB val % | IMDB test % | RT val % | RT test %")
+    assert lines[2] == ("| `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | 89.99 | 78.11 | 78.01 "
+                        "| `abc1234` |")
+    assert lines[3].startswith("| bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
+
+
+def test_results_refuses_a_run_without_metrics(tmp_path):
+    os.makedirs(tmp_path / "run")
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(tmp_path / "run")), "metrics.json")
+
+
+def test_baseline_trains_and_scores_by_the_same_splits(data_dir, tmp_path):
+    out = str(tmp_path / "baseline")
+    result = run_script("-m", "keras_bert_mlm.baseline", "--data-dir", data_dir, "--output-dir", out,
+                        "--datasets", "rotten_tomatoes", "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)["rotten_tomatoes"]
+    assert metrics["n"] == 20 and sum(map(sum, metrics["confusion"])) == 20
+    table = run_script("-m", "keras_bert_mlm.results", out)
+    assert table.returncode == 0 and "bag of bigrams" in table.stdout
+
+
+def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):
+    out = str(tmp_path / "out")
+    start = time.time()
+    result = run_script("train.py", "--preset", "tiny", "--offline", "--quiet", "--data-dir", data_dir,
+                        "--output-dir", out, "--datasets", "rotten_tomatoes", "--time-budget", "1.5",
+                        "--mlm-epochs", "1000")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "s/step measured" in result.stdout and "must end by" in result.stdout
+    with open(os.path.join(out, "mlm", "plan.json")) as f:
+        plan = json.load(f)
+    assert plan["epochs"] < 1000 and plan["seconds_per_step"] > 0
+    assert time.time() - start < 1.5 * 60 + 45  # the budget, and the start-up of Python and TensorFlow

@@ -42,6 +42,7 @@ def row(run):
         baseline = _read(run, "baseline.json")
         what = f"{baseline['model']} (baseline, not shipped)"
     else:
+        _read(run, "config.json")  # there, or a clear error
         what = describe(Config.from_json(os.path.join(run, "config.json")))
     # run.json is written by train.py since commit 4fd594e; earlier runs show "–" for its columns
     record, validation, metrics = (_read(run, "run.json", required=False), _read(run, "validation.json"),

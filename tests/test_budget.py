@@ -93,9 +93,14 @@ def test_results_table_names_the_preset_and_what_differs(tmp_path):
     assert lines[3].startswith("| bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
 
 
-def test_results_refuses_a_run_without_metrics(tmp_path):
-    os.makedirs(tmp_path / "run")
-    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(tmp_path / "run")), "metrics.json")
+def test_results_refuses_a_run_without_its_files(tmp_path):
+    run = tmp_path / "run"
+    os.makedirs(run)
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(run)), "config.json")
+    for name, obj in (("config.json", Config().to_dict()), ("validation.json", {})):
+        with open(run / name, "w") as f:
+            json.dump(obj, f)
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(run)), "metrics.json")
 
 
 def test_baseline_trains_and_scores_by_the_same_splits(data_dir, tmp_path):

@@ -8,7 +8,6 @@ as our models; writes validation.json, metrics.json, run.json and baseline.json 
 `python3 -m keras_bert_mlm.results` reads like a train.py run.
 """
 
-import json
 import os
 import sys
 import time
@@ -56,14 +55,13 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.time()
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from train import current_commit, run_record  # the repository's commands, beside this package
+    from train import current_commit, run_record, write_json  # the repository's commands, beside this package
 
     commit = current_commit()
     names = Config(datasets=args.datasets).dataset_list  # validates the names
     from test import binary_metrics
 
     from . import data
-    from .export import atomic_path
 
     seed = Config().seed
     validation, metrics = {}, {}
@@ -79,9 +77,7 @@ def main(argv=None):
         raise UserError(f"--output-dir {args.output_dir}: not writable ({e.strerror})") from None
     for file, obj in (("baseline.json", {"model": "bag of bigrams", **SETTINGS}), ("validation.json", validation),
                       ("metrics.json", metrics), ("run.json", run_record(started, commit))):
-        with atomic_path(os.path.join(args.output_dir, file)) as tmp:
-            with open(tmp, "w") as f:
-                json.dump(obj, f, indent=2)
+        write_json(os.path.join(args.output_dir, file), obj)
     print(f"wrote {args.output_dir}")
 
 

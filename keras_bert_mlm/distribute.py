@@ -127,12 +127,21 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
     def test_step(batch):
         return reduced(strategy.run(model.test_step, args=(batch,)))
 
+    history_csv = None
+    if chief:  # the same one-row-per-epoch file as `fit` writes, through the same callback
+        from .budget import HistoryCSV
+
+        history_csv = HistoryCSV(csv_path)
+        history_csv.set_model(model)
+        history_csv.on_train_begin()
     iterator = iter(strategy.experimental_distribute_dataset(train_ds.with_options(options)))
     if val_ds is not None:  # the same number of validation steps on every worker
         val_steps = max(1, int(val_ds.cardinality()) // workers)
         val_iterator = iter(strategy.experimental_distribute_dataset(val_ds.repeat().with_options(options)))
     history = {}
     while int(epoch.numpy()) < epochs:
+        if history_csv:
+            history_csv.on_epoch_begin(int(epoch.numpy()))
         for metric in model.metrics:
             metric.reset_state()
         start = time.time()
@@ -147,29 +156,14 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
             row.update({f"val_{k}": float(v) for k, v in val_logs.items()})
         epoch.assign_add(1)
         manager.save()
-        if chief:
-            _append_csv(csv_path, int(epoch.numpy()) - 1, row)
+        if history_csv:
+            history_csv.on_epoch_end(int(epoch.numpy()) - 1, row)
         log(f"epoch {int(epoch.numpy())}/{epochs} on {strategy.num_replicas_in_sync} replicas, "
             f"{time.time() - start:.0f} s: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items()))
         for k, v in row.items():
             history.setdefault(k, []).append(v)
-    if not chief:
+    if history_csv:
+        history_csv.on_train_end()
+    else:
         tf.io.gfile.rmtree(directory)
     return history
-
-
-def _append_csv(path, epoch, row):
-    """Add the row of `epoch` to a CSVLogger-style file, replacing a row of the same epoch (a rerun's)."""
-    import csv
-
-    rows = []
-    if os.path.isfile(path):
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < epoch]
-    rows.append({"epoch": epoch, **row})
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)

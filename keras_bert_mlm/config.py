@@ -58,6 +58,8 @@ class Config:
                                "to pretraining (the rest: fine-tuning and export)")
     # Classifier fine-tuning
     pooling: str = _s("max", "how the classifier pools token vectors: max, mean or first")
+    pool_embeddings: bool = _s(False, "also pool the embedding layer's output (before the first block) and give "
+                               "the head both pooled vectors side by side")
     head_dropout: float = _s(0.0, "dropout rate on the pooled vector")
     head_hidden: int = _s(64, "width of the classifier's hidden ReLU layer (0 = none)")
     clf_batch_size: int = _s(32, "fine-tuning batch size")

@@ -201,9 +201,21 @@ def copy_encoder(encoder):
 
 
 def build_classifier(encoder, cfg):
-    """encoder -> pooling over real tokens -> dropout -> [ReLU layer] -> sigmoid probability of positive."""
+    """encoder -> pooling over real tokens -> dropout -> [ReLU layer] -> sigmoid probability of positive.
+
+    With `cfg.pool_embeddings` the embedding layer's output (token, position and word-pair vectors,
+    before the first block) is pooled too and put beside the encoder's: the head then also sees the
+    plain bag of words and word pairs, which a two-layer encoder trained for minutes blurs."""
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    x = SequencePooling(cfg.pooling, name="pooling")(encoder(token_ids), token_ids)
+    pooling = SequencePooling(cfg.pooling, name="pooling")
+    if cfg.pool_embeddings:
+        # The same layers and weights as `encoder`, with a second output: the embeddings.
+        taps = keras.Model(encoder.input, [encoder.output, encoder.get_layer("embeddings").output],
+                           name="encoder_and_embeddings")
+        vectors, embedded = taps(token_ids)
+        x = layers.Concatenate(name="pooled")([pooling(vectors, token_ids), pooling(embedded, token_ids)])
+    else:
+        x = pooling(encoder(token_ids), token_ids)
     x = layers.Dropout(cfg.head_dropout, name="head_dropout")(x)
     if cfg.head_hidden:
         x = layers.Dense(cfg.head_hidden, activation="relu", name="head_hidden")(x)

@@ -132,3 +132,26 @@ def test_bigram_embedding_sees_the_previous_token_and_survives_saving(tmp_path):
     encoder.save(path)
     ids = np.array([[5, 6, 7, 0]], np.int32)
     np.testing.assert_allclose(keras.saving.load_model(path)(ids), encoder(ids), rtol=1e-6)
+
+
+def test_classifier_with_pooled_embeddings_shares_the_encoder_weights_and_round_trips(tmp_path):
+    cfg = Config.from_preset("tiny", pool_embeddings=True, bigram_buckets=97, head_hidden=0)
+    encoder = model.copy_encoder(model.build_encoder(cfg))
+    classifier = model.build_classifier(encoder, cfg)
+    assert classifier.get_layer("pooled").output.shape[-1] == 2 * cfg.embed_dim
+    # One set of weights: the encoder's own, not copies.
+    assert {id(v) for v in classifier.get_layer("encoder_and_embeddings").weights} == {id(v) for v in encoder.weights}
+    encoder.trainable = False
+    assert len(classifier.trainable_weights) == 2  # the head only
+    encoder.trainable = True
+    ids = np.array([[5, 6, 7, 0], [8, 0, 0, 0]], np.int32)
+    before = classifier(ids).numpy()
+    table = encoder.get_layer("embeddings").token_embedding.embeddings
+    table_before = table.numpy()
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    classifier.fit(ids, np.array([1.0, 0.0]), epochs=3, verbose=0)
+    assert not np.allclose(classifier(ids), before)
+    assert not np.allclose(table.numpy(), table_before)  # fine-tuning reaches the shared embeddings
+    path = str(tmp_path / "classifier.keras")
+    classifier.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path)(ids), classifier(ids), rtol=1e-5)

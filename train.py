@@ -404,7 +404,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
                  budget.Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, double_checkpoint=True,
                                delete_checkpoint=False),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
-                 stage_clock("pretraining", steps, epochs)]
+                 stage_clock("pretraining", steps, epochs), budget.Interruptible()]
     if plan.get("seconds"):
         callbacks.append(budget.Deadline(time.time() + plan["seconds"]))
     backup = os.path.join(stage_dir, "backup", "training_metadata.json")
@@ -495,7 +495,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
                      keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
-                     stage_clock(f"{name} {phase}", steps, epochs)]
+                     stage_clock(f"{name} {phase}", steps, epochs), budget.Interruptible()]
         if deadline:
             phase_end = deadline if trainable else time.time() + (deadline - time.time()) / 3
             callbacks.append(budget.Deadline(phase_end))

@@ -33,6 +33,8 @@ def train_and_score(split, seed):
     import numpy as np
     import tensorflow as tf
 
+    from . import budget
+
     keras.utils.set_random_seed(seed)
     vectorizer = keras.layers.TextVectorization(
         output_mode=SETTINGS["output_mode"], ngrams=SETTINGS["ngrams"], max_tokens=SETTINGS["max_tokens"])
@@ -46,7 +48,8 @@ def train_and_score(split, seed):
             ds = ds.shuffle(len(part), seed=seed)
         return ds.batch(SETTINGS["batch_size"]).map(lambda x, y: (vectorizer(x), y)).prefetch(tf.data.AUTOTUNE)
 
-    model.fit(batches(split["train"], shuffle=True), epochs=SETTINGS["epochs"], verbose=2)
+    model.fit(batches(split["train"], shuffle=True), epochs=SETTINGS["epochs"], verbose=2,
+              callbacks=[budget.Interruptible()])
     val_accuracy = model.evaluate(batches(split["validation"]), verbose=0)[1]
     return val_accuracy, model.predict(batches(split["test"]), verbose=0).reshape(-1)
 

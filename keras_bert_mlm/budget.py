@@ -13,6 +13,8 @@ import time
 
 import keras
 
+from . import cli
+
 
 def make_optimizer(cfg, peak, total_steps, schedule=True):
     """Adam, or AdamW when `cfg.weight_decay`; with `cfg.lr_schedule == "cosine"` (and `schedule`) the
@@ -31,6 +33,21 @@ def make_optimizer(cfg, peak, total_steps, schedule=True):
     optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **options)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
+
+
+class Interruptible(keras.callbacks.Callback):
+    """Ctrl-C during `fit` stops at the end of the current batch (see `cli.defer_interrupts`)."""
+
+    def on_train_begin(self, logs=None):
+        cli.defer_interrupts(True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        cli.check_interrupt()
+
+    on_test_batch_end = on_train_batch_end
+
+    def on_train_end(self, logs=None):
+        cli.defer_interrupts(False)
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -55,7 +72,7 @@ def seconds_per_step(build, dataset, steps=30, skip=3):
     """
     model = build()
     timer = _StepTimer(skip)
-    model.fit(dataset, steps_per_epoch=steps + skip, epochs=1, verbose=0, callbacks=[timer])
+    model.fit(dataset, steps_per_epoch=steps + skip, epochs=1, verbose=0, callbacks=[timer, Interruptible()])
     return timer.seconds
 
 

@@ -6,9 +6,38 @@
 
 import argparse
 import dataclasses
+import signal
 import sys
 
 from .config import Config, UserError
+
+
+_deferring, _pending = False, False
+
+
+def _on_sigint(signum, frame):
+    global _pending
+    if _deferring and not _pending:
+        _pending = True  # raised at the next `check_interrupt`; a second Ctrl-C stops at once
+        return
+    raise KeyboardInterrupt
+
+
+def defer_interrupts(on):
+    """While on, Ctrl-C waits for the next `check_interrupt` (a training loop's batch end): raised
+    inside TensorFlow's C++ code, a KeyboardInterrupt can come out as a SystemError and a traceback."""
+    global _deferring
+    _deferring = on
+    if not on:
+        check_interrupt()
+
+
+def check_interrupt():
+    """Raise the KeyboardInterrupt of a Ctrl-C that `defer_interrupts` held back."""
+    global _pending
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt
 
 
 def run_command(main, interrupted=lambda: "interrupted"):
@@ -16,6 +45,8 @@ def run_command(main, interrupted=lambda: "interrupted"):
 
     Any other exception is a bug and keeps its traceback. `interrupted()` says what Ctrl-C left behind.
     """
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started ignoring it
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         main()
     except UserError as e:

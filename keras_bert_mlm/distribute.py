@@ -18,6 +18,7 @@ import math
 import os
 import time
 
+from . import cli
 from .config import UserError
 
 KINDS = ("auto", "none", "mirrored", "multi-worker", "tpu")
@@ -139,6 +140,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
         val_steps = max(1, int(val_ds.cardinality()) // workers)
         val_iterator = iter(strategy.experimental_distribute_dataset(val_ds.repeat().with_options(options)))
     history = {}
+    cli.defer_interrupts(True)  # Ctrl-C stops between steps, as in `fit` (budget.Interruptible)
     while int(epoch.numpy()) < epochs:
         if history_csv:
             history_csv.on_epoch_begin(int(epoch.numpy()))
@@ -147,6 +149,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
         start = time.time()
         for _ in range(steps_per_epoch):
             logs = train_step(iterator)
+            cli.check_interrupt()
         row = {k: float(v) for k, v in logs.items()}
         if val_ds is not None:
             for metric in model.metrics:
@@ -162,6 +165,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
             f"{time.time() - start:.0f} s: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items()))
         for k, v in row.items():
             history.setdefault(k, []).append(v)
+    cli.defer_interrupts(False)
     if history_csv:
         history_csv.on_train_end()
     else:

@@ -77,7 +77,10 @@ def test_ctrl_c_exits_cleanly_and_says_what_was_saved(data_dir, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "train.py", "--preset", "tiny", "--offline", "--data-dir", data_dir, "--output-dir", out,
          "--mlm-epochs", "200"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": ROOT})
+        env={**os.environ, "PYTHONPATH": ROOT},
+        # A suite started in the background (`nohup ... &`) passes SIGINT down as ignored, and Python
+        # then never raises KeyboardInterrupt: give the child the default that a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 180
     while not os.path.exists(os.path.join(out, "logs", "mlm")) and time.time() < deadline:  # fit has begun
         time.sleep(0.5)

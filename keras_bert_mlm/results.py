@@ -5,7 +5,8 @@
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
 metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the preset
 (and the settings that differ from it), wall time and machine of train.py, validation and test
-accuracy of each dataset, and the commit that trained it.
+accuracy of each dataset, and the commit that trained it. Runs given with `--unscored` were set aside
+on validation: their test split is never scored, and their test columns say so.
 """
 
 import json
@@ -37,7 +38,7 @@ def _read(run, name, required=True):
         return json.load(f)
 
 
-def row(run):
+def row(run, scored=True):
     if os.path.isfile(os.path.join(run, "baseline.json")):
         baseline = _read(run, "baseline.json")
         what = f"{baseline['model']} (baseline, not shipped)"
@@ -45,11 +46,11 @@ def row(run):
         _read(run, "config.json")  # there, or a clear error
         what = describe(Config.from_json(os.path.join(run, "config.json")))
     # run.json is written by train.py since commit 4fd594e; earlier runs show "–" for its columns
-    record, validation, metrics = (_read(run, "run.json", required=False), _read(run, "validation.json"),
-                                   _read(run, "metrics.json"))
+    record, validation = _read(run, "run.json", required=False), _read(run, "validation.json")
+    metrics = _read(run, "metrics.json") if scored else {}
 
     def pct(x):
-        return "–" if x is None else f"{100 * x:.2f}"
+        return ("–" if scored else "not scored") if x is None else f"{100 * x:.2f}"
 
     minutes = record.get("wall_minutes")
     cells = [what, "–" if minutes is None else f"{minutes:.1f}", record.get("machine", "–")]
@@ -58,24 +59,28 @@ def row(run):
     return cells + [f"`{record.get('commit') or '?'}`"]
 
 
-def table(runs):
+def table(runs, unscored=()):
     header = ["run", "train minutes", "machine"]
     for _, label in DATASETS:
         header += [f"{label} val %", f"{label} test %"]
     header.append("commit")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row(run)) + " |" for run in runs])
+    rows = [row(run) for run in runs] + [row(run, scored=False) for run in unscored]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
 
 
 def main(argv=None):
     parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="output dirs of train.py (scored by test.py) "
                         "or of keras_bert_mlm.baseline")
+    parser.add_argument("--unscored", action="append", default=[], metavar="RUN_DIR",
+                        help="a train.py output dir set aside on validation (its test split not scored): "
+                        "listed last, validation only; may be repeated")
     args = parser.parse_args(argv)
-    for run in args.runs:
+    for run in args.runs + args.unscored:
         if not os.path.isdir(run):
             raise UserError(f"{run}: no such directory")
-    print(table(args.runs))
+    print(table(args.runs, args.unscored))
 
 
 if __name__ == "__main__":

@@ -124,11 +124,15 @@ class Config:
     @classmethod
     def from_json(cls, path):
         with open(path) as f:
-            data = json.load(f)
+            return cls.from_dict(json.load(f), path)
+
+    @classmethod
+    def from_dict(cls, data, source):
+        """Settings read from `source` (named in the error for a setting this version does not know)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise UserError(f"{path}: unknown settings {', '.join(unknown)}")
+            raise UserError(f"{source}: unknown settings {', '.join(unknown)}")
         return cls(**data)
 
 

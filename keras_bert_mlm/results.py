@@ -43,8 +43,7 @@ def row(run, scored=True):
         baseline = _read(run, "baseline.json")
         what = f"{baseline['model']} (baseline, not shipped)"
     else:
-        _read(run, "config.json")  # there, or a clear error
-        what = describe(Config.from_json(os.path.join(run, "config.json")))
+        what = describe(Config.from_dict(_read(run, "config.json"), os.path.join(run, "config.json")))
     # run.json is written by train.py since commit 4fd594e; earlier runs show "–" for its columns
     record, validation = _read(run, "run.json", required=False), _read(run, "validation.json")
     metrics = _read(run, "metrics.json") if scored else {}

@@ -24,6 +24,7 @@ p.add_argument("--pool", default="mean")  # mean or concat
 p.add_argument("--head-dropout", type=float, default=0.1)
 p.add_argument("--wd", type=float, default=0.01)
 p.add_argument("--word-dropout", type=float, default=0.0)
+p.add_argument("--head-tokens", type=int, default=0)  # >0: keep the first N and the last max_len-N tokens
 a = p.parse_args()
 import numpy as np, keras, tensorflow as tf
 from keras import layers
@@ -33,10 +34,20 @@ cfg = Config.from_json(os.path.join(a.run, "config.json"))
 cfg = Config(**{**cfg.to_dict(), "weight_decay": a.wd, "head_dropout": a.head_dropout})
 keras.utils.set_random_seed(cfg.seed)
 split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
-vec = text.make_vectorizer(text.load_vocabulary(os.path.join(a.run, "vocab.txt")), cfg.max_len)
+vocab = text.load_vocabulary(os.path.join(a.run, "vocab.txt"))
+vec = text.make_vectorizer(vocab, cfg.max_len)
 def ds(part, shuffle):
     import train
-    ids = train.vectorize(vec, part["text"])
+    if a.head_tokens:  # head + tail truncation of a review longer than max_len
+        long = train.vectorize(text.make_vectorizer(vocab, 4096), part["text"])
+        n = (long != 0).sum(1)
+        tail = cfg.max_len - a.head_tokens
+        ids = long[:, :cfg.max_len].copy()
+        for i in np.flatnonzero(n > cfg.max_len):
+            ids[i, a.head_tokens:] = long[i, n[i] - tail:n[i]]
+        print(f"head+tail: {int((n > cfg.max_len).sum())} of {len(n)} texts longer than {cfg.max_len}", flush=True)
+    else:
+        ids = train.vectorize(vec, part["text"])
     ds = batching.make_batches(ids, 32, part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
                                  repeat=shuffle)
     if shuffle and a.word_dropout:

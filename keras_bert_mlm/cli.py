@@ -33,10 +33,14 @@ def defer_interrupts(on):
 
 
 def check_interrupt():
-    """Raise the KeyboardInterrupt of a Ctrl-C that `defer_interrupts` held back."""
-    global _pending
+    """Raise the KeyboardInterrupt of a Ctrl-C that `defer_interrupts` held back.
+
+    Raising it also ends the deferral: `fit` skips `on_train_end` when it unwinds, and a Ctrl-C
+    after this one (say while `run_command` reports what was saved) must stop at once.
+    """
+    global _pending, _deferring
     if _pending:
-        _pending = False
+        _pending = _deferring = False
         raise KeyboardInterrupt
 
 

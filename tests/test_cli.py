@@ -91,3 +91,21 @@ def test_ctrl_c_exits_cleanly_and_says_what_was_saved(data_dir, tmp_path):
     assert "Traceback" not in stderr
     assert "interrupted: vocab.txt saved in" in stderr
     assert not os.path.exists(os.path.join(out, "mlm", "savedmodel"))
+
+
+def test_a_held_ctrl_c_is_raised_once_then_the_next_stops_at_once():
+    from keras_bert_mlm import cli
+
+    cli.defer_interrupts(True)
+    cli._on_sigint(signal.SIGINT, None)  # held: training is inside a batch
+    try:
+        cli.check_interrupt()
+        raise AssertionError("the held Ctrl-C was not raised at the batch end")
+    except KeyboardInterrupt:
+        pass
+    try:  # fit unwound without on_train_end: a second Ctrl-C must not be held
+        cli._on_sigint(signal.SIGINT, None)
+        raise AssertionError("a Ctrl-C after the held one was swallowed")
+    except KeyboardInterrupt:
+        pass
+    cli.check_interrupt()  # nothing left pending

@@ -15,7 +15,7 @@ p.add_argument("--run", required=True, help="a train.py output dir: its vocab.tx
 p.add_argument("--data-dir", default="../shared/data")
 p.add_argument("--results", default="finetune_variants.jsonl")
 p.add_argument("--dataset", default="imdb")
-p.add_argument("--init", default="mlm")  # mlm or a classifier.keras path
+p.add_argument("--init", default="mlm")  # mlm, random (same architecture, no pretraining) or a classifier.keras path
 p.add_argument("--keep-head", action="store_true")
 p.add_argument("--lr", type=float, default=1e-4)
 p.add_argument("--epochs", type=int, default=3)
@@ -58,6 +58,9 @@ def ds(part, shuffle):
     return ds.prefetch(tf.data.AUTOTUNE)
 if a.init == "mlm":
     enc = model.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras")))
+    head_src = None
+elif a.init == "random":  # what pretraining buys: the same encoder, freshly initialized
+    enc = model.build_encoder(cfg)
     head_src = None
 else:
     src = keras.saving.load_model(a.init)

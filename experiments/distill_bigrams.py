@@ -1,0 +1,80 @@
+"""Teach the transformer with the bag of bigrams on IMDB's unlabelled reviews, scored on validation only (#6).
+
+    python3 experiments/distill_bigrams.py --run runs/cpu-hour-v2 --epochs 2
+
+Semi-supervised distillation: the baseline's bag of bigrams (`keras_bert_mlm.baseline.SETTINGS`,
+trained for --teacher-epochs on the IMDB training split) gives a probability to each of the 50,000
+`unsup` reviews (text the pretraining already reads); the run's pretrained encoder is then
+fine-tuned, as `finetune_variants.py` does (mean pooling, dropout 0.1, AdamW with warm-up and cosine
+decay), on the labelled training reviews (hard labels) together with the unlabelled ones (the
+teacher's probabilities as soft targets). The question: does the student end above its teacher on
+validation? Prints the teacher's and the student's validation accuracy per epoch and appends one
+JSON line to --results. Not used by train.py; test is never read.
+"""
+import argparse, json, os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+p = argparse.ArgumentParser()
+p.add_argument("--run", required=True, help="a train.py output dir: its vocab.txt, config.json, mlm/encoder.keras")
+p.add_argument("--data-dir", default="../shared/data")
+p.add_argument("--lr", type=float, default=3e-4)
+p.add_argument("--epochs", type=int, default=2)
+p.add_argument("--teacher-epochs", type=int, default=2)  # the bag of bigrams' best validation epoch (blend_bigrams.jsonl)
+p.add_argument("--unlabelled", type=int, default=50000, help="how many unsup reviews the teacher labels")
+p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "distill_bigrams.jsonl"))
+a = p.parse_args()
+import numpy as np, keras, tensorflow as tf
+from keras import layers
+from keras_bert_mlm import baseline, batching, budget, data, model, text
+from keras_bert_mlm.config import Config
+import train
+cfg = Config.from_json(os.path.join(a.run, "config.json"))
+cfg = Config(**{**cfg.to_dict(), "head_dropout": 0.1})
+keras.utils.set_random_seed(cfg.seed)
+split = data.load_dataset("imdb", a.data_dir, cfg.imdb_val_size, cfg.seed, True)
+reviews = data.read_imdb(data.find_source("imdb", a.data_dir, True))
+unsup = reviews.loc[reviews["split"] == "unsup", "text"].to_numpy()[:a.unlabelled]
+y_val = split["validation"]["label"].to_numpy()
+t = time.time()
+
+# The teacher: the baseline's bag of bigrams.
+S = baseline.SETTINGS
+vec = keras.layers.TextVectorization(output_mode=S["output_mode"], ngrams=S["ngrams"], max_tokens=S["max_tokens"])
+vec.adapt(split["train"]["text"].to_numpy())
+teacher = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
+teacher.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+def tfidf_batches(texts, labels=None):
+    ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, labels))
+    if labels is not None:
+        ds = ds.shuffle(len(texts), seed=cfg.seed)
+    return ds.batch(S["batch_size"]).map(lambda *x: (vec(x[0]),) + x[1:]).prefetch(tf.data.AUTOTUNE)
+teacher.fit(tfidf_batches(split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32)),
+            epochs=a.teacher_epochs, verbose=0)
+p_val = teacher.predict(tfidf_batches(split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
+soft = teacher.predict(tfidf_batches(unsup), verbose=0).reshape(-1)
+teacher_val = float(((p_val > 0.5) == y_val).mean())
+print(f"teacher (bag of bigrams, {a.teacher_epochs} epochs): validation {teacher_val:.4f}; "
+      f"{len(unsup)} unlabelled reviews, {np.mean(soft > 0.5):.3f} of them positive, "
+      f"{(time.time() - t) / 60:.1f} min", flush=True)
+
+# The student: the run's pretrained encoder, mean-pooled, a sigmoid head.
+vocab = text.load_vocabulary(os.path.join(a.run, "vocab.txt"))
+tokens = text.make_vectorizer(vocab, cfg.max_len)
+x_train = np.concatenate([train.vectorize(tokens, split["train"]["text"]), train.vectorize(tokens, unsup)])
+y_train = np.concatenate([split["train"]["label"].to_numpy(np.float32), soft.astype(np.float32)])
+enc = model.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras")))
+ids = keras.Input((None,), dtype="int32")
+x = layers.Dropout(cfg.head_dropout)(model.SequencePooling("mean")(enc(ids), ids))
+student = keras.Model(ids, layers.Dense(1, activation="sigmoid")(x))
+steps = -(-len(x_train) // 32)
+student.compile(optimizer=budget.make_optimizer(cfg, a.lr, a.epochs * steps), loss="binary_crossentropy",
+                metrics=["accuracy"])  # training accuracy against soft targets means little: read validation
+train_ds = batching.make_batches(x_train, 32, y_train, shuffle=True, seed=cfg.seed, repeat=True)
+val_ds = batching.make_batches(train.vectorize(tokens, split["validation"]["text"]), 32, y_val.astype(np.float32))
+t = time.time()
+h = student.fit(train_ds.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=a.epochs, validation_data=val_ds,
+                verbose=2)
+res = {"args": vars(a), "teacher_val_accuracy": teacher_val, "val_accuracy": h.history["val_accuracy"],
+       "val_loss": h.history["val_loss"], "minutes": (time.time() - t) / 60}
+print(json.dumps(res), flush=True)
+with open(a.results, "a") as f:
+    f.write(json.dumps(res) + "\n")

@@ -16,26 +16,19 @@ p.add_argument("--data-dir", default="../shared/data")
 p.add_argument("--dataset", default="imdb")
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "blend_bigrams.jsonl"))
 a = p.parse_args()
-import numpy as np, keras, tensorflow as tf
+import numpy as np, tensorflow as tf
 from keras_bert_mlm import baseline, data
 from keras_bert_mlm.config import Config
 cfg = Config.from_json(os.path.join(a.run, "config.json"))
 split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
 y = split["validation"]["label"].to_numpy()
 t = time.time()
-keras.utils.set_random_seed(cfg.seed)
-S = baseline.SETTINGS
-vec = keras.layers.TextVectorization(output_mode=S["output_mode"], ngrams=S["ngrams"], max_tokens=S["max_tokens"])
-vec.adapt(split["train"]["text"].to_numpy())
-bow = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
-bow.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+vec, bow = baseline.build(split["train"]["text"].to_numpy(), cfg.seed)
 def batches(part, shuffle=False):
-    ds = tf.data.Dataset.from_tensor_slices((part["text"].to_numpy(), part["label"].to_numpy(np.float32)))
-    if shuffle:
-        ds = ds.shuffle(len(part), seed=cfg.seed)
-    return ds.batch(S["batch_size"]).map(lambda x, l: (vec(x), l)).prefetch(tf.data.AUTOTUNE)
+    return baseline.batches(vec, part["text"].to_numpy(), part["label"].to_numpy(np.float32),
+                            cfg.seed if shuffle else None)
 bow_val = []
-for epoch in range(S["epochs"]):  # the baseline's 5 epochs, one at a time to see validation after each
+for epoch in range(baseline.SETTINGS["epochs"]):  # the baseline's 5 epochs, one at a time to see validation after each
     bow.fit(batches(split["train"], True), epochs=1, verbose=0)
     p_bow = bow.predict(batches(split["validation"]), verbose=0).reshape(-1)
     bow_val.append(float(((p_bow > 0.5) == y).mean()))

@@ -37,20 +37,11 @@ y_val = split["validation"]["label"].to_numpy()
 t = time.time()
 
 # The teacher: the baseline's bag of bigrams.
-S = baseline.SETTINGS
-vec = keras.layers.TextVectorization(output_mode=S["output_mode"], ngrams=S["ngrams"], max_tokens=S["max_tokens"])
-vec.adapt(split["train"]["text"].to_numpy())
-teacher = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
-teacher.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-def tfidf_batches(texts, labels=None):
-    ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, labels))
-    if labels is not None:
-        ds = ds.shuffle(len(texts), seed=cfg.seed)
-    return ds.batch(S["batch_size"]).map(lambda *x: (vec(x[0]),) + x[1:]).prefetch(tf.data.AUTOTUNE)
-teacher.fit(tfidf_batches(split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32)),
-            epochs=a.teacher_epochs, verbose=0)
-p_val = teacher.predict(tfidf_batches(split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
-soft = teacher.predict(tfidf_batches(unsup), verbose=0).reshape(-1)
+vec, teacher = baseline.build(split["train"]["text"].to_numpy(), cfg.seed)
+teacher.fit(baseline.batches(vec, split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32),
+                             cfg.seed), epochs=a.teacher_epochs, verbose=0)
+p_val = teacher.predict(baseline.batches(vec, split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
+soft = teacher.predict(baseline.batches(vec, unsup), verbose=0).reshape(-1)
 teacher_val = float(((p_val > 0.5) == y_val).mean())
 print(f"teacher (bag of bigrams, {a.teacher_epochs} epochs): validation {teacher_val:.4f}; "
       f"{len(unsup)} unlabelled reviews, {np.mean(soft > 0.5):.3f} of them positive, "

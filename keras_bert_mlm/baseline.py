@@ -27,31 +27,49 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def train_and_score(split, seed):
-    """Fit on `split["train"]`; return (validation accuracy, probabilities on `split["test"]`)."""
+def build(train_texts, seed):
+    """The vectorizer, adapted to `train_texts`, and the compiled one-`Dense` model of the baseline."""
     import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from . import budget
 
     keras.utils.set_random_seed(seed)
     vectorizer = keras.layers.TextVectorization(
         output_mode=SETTINGS["output_mode"], ngrams=SETTINGS["ngrams"], max_tokens=SETTINGS["max_tokens"])
-    vectorizer.adapt(split["train"]["text"].to_numpy())
+    vectorizer.adapt(train_texts)
     model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return vectorizer, model
 
-    def batches(part, shuffle=False):  # vectorized batch by batch: 25,000 x 100,000 floats would be 10 GB
-        ds = tf.data.Dataset.from_tensor_slices((part["text"].to_numpy(), part["label"].to_numpy(np.float32)))
-        if shuffle:
-            ds = ds.shuffle(len(part), seed=seed)
-        return ds.batch(SETTINGS["batch_size"]).map(lambda x, y: (vectorizer(x), y)).prefetch(tf.data.AUTOTUNE)
 
-    model.fit(batches(split["train"], shuffle=True), epochs=SETTINGS["epochs"], verbose=2,
-              callbacks=[budget.Interruptible()])
-    val_accuracy = model.evaluate(batches(split["validation"]), verbose=0)[1]
-    return val_accuracy, model.predict(batches(split["test"]), verbose=0).reshape(-1)
+def batches(vectorizer, texts, labels=None, shuffle_seed=None):
+    """tf-idf batches of `texts` (with `labels`), vectorized batch by batch: 25,000 x 100,000 floats
+    would be 10 GB."""
+    import tensorflow as tf
+
+    if labels is None:
+        ds = tf.data.Dataset.from_tensor_slices(texts).batch(SETTINGS["batch_size"]).map(vectorizer)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((texts, labels))
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(texts), seed=shuffle_seed)
+        ds = ds.batch(SETTINGS["batch_size"]).map(lambda x, y: (vectorizer(x), y))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def train_and_score(split, seed):
+    """Fit on `split["train"]`; return (validation accuracy, probabilities on `split["test"]`)."""
+    import numpy as np
+
+    from . import budget
+
+    vectorizer, model = build(split["train"]["text"].to_numpy(), seed)
+
+    def part(name, shuffle=False):
+        return batches(vectorizer, split[name]["text"].to_numpy(), split[name]["label"].to_numpy(np.float32),
+                       seed if shuffle else None)
+
+    model.fit(part("train", shuffle=True), epochs=SETTINGS["epochs"], verbose=2, callbacks=[budget.Interruptible()])
+    val_accuracy = model.evaluate(part("validation"), verbose=0)[1]
+    return val_accuracy, model.predict(part("test"), verbose=0).reshape(-1)
 
 
 def main(argv=None):

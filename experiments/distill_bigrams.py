@@ -23,15 +23,15 @@ p.add_argument("--unlabelled", type=int, default=50000, help="how many unsup rev
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "distill_bigrams.jsonl"))
 a = p.parse_args()
 import numpy as np, keras, tensorflow as tf
-from keras import layers
 from keras_bert_mlm import baseline, batching, budget, data, model, text
 from keras_bert_mlm.config import Config
 import train
 cfg = Config.from_json(os.path.join(a.run, "config.json"))
-cfg = Config(**{**cfg.to_dict(), "head_dropout": 0.1})
+# The student's head, whatever the run used: mean pooling, dropout 0.1, a sigmoid Dense.
+cfg = Config(**{**cfg.to_dict(), "pooling": "mean", "pool_embeddings": False, "head_hidden": 0, "head_dropout": 0.1})
 keras.utils.set_random_seed(cfg.seed)
-split = data.load_dataset("imdb", a.data_dir, cfg.imdb_val_size, cfg.seed, True)
-reviews = data.read_imdb(data.find_source("imdb", a.data_dir, True))
+reviews = data.read_imdb(data.find_source("imdb", a.data_dir, True))  # read once: the splits and the unsup reviews
+split = data.imdb_splits(reviews, cfg.imdb_val_size, cfg.seed)
 unsup = reviews.loc[reviews["split"] == "unsup", "text"].to_numpy()[:a.unlabelled]
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()
@@ -47,15 +47,13 @@ print(f"teacher (bag of bigrams, {a.teacher_epochs} epochs): validation {teacher
       f"{len(unsup)} unlabelled reviews, {np.mean(soft > 0.5):.3f} of them positive, "
       f"{(time.time() - t) / 60:.1f} min", flush=True)
 
-# The student: the run's pretrained encoder, mean-pooled, a sigmoid head.
+# The student: the run's pretrained encoder with the head above (`model.build_classifier`).
 vocab = text.load_vocabulary(os.path.join(a.run, "vocab.txt"))
 tokens = text.make_vectorizer(vocab, cfg.max_len)
 x_train = np.concatenate([train.vectorize(tokens, split["train"]["text"]), train.vectorize(tokens, unsup)])
 y_train = np.concatenate([split["train"]["label"].to_numpy(np.float32), soft.astype(np.float32)])
-enc = model.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras")))
-ids = keras.Input((None,), dtype="int32")
-x = layers.Dropout(cfg.head_dropout)(model.SequencePooling("mean")(enc(ids), ids))
-student = keras.Model(ids, layers.Dense(1, activation="sigmoid")(x))
+student = model.build_classifier(
+    model.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras"))), cfg)
 steps = -(-len(x_train) // 32)
 student.compile(optimizer=budget.make_optimizer(cfg, a.lr, a.epochs * steps), loss="binary_crossentropy",
                 metrics=["accuracy"])  # training accuracy against soft targets means little: read validation

@@ -200,6 +200,7 @@ def main(argv=None):
 
     # Import late: `--help` and flag errors answer without loading TensorFlow.
     import keras
+    import pandas as pd
     from keras_bert_mlm import data, distribute
 
     strategy = distribute.make_strategy(args.distribute, args.cpu_replicas)  # before TensorFlow's first op
@@ -216,6 +217,16 @@ def main(argv=None):
     log(f"reading data from {args.data_dir}")
     splits = {name: data.load_dataset(name, args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline)
               for name in cfg.dataset_list}
+    if cfg.max_train_texts:
+        for split in splits.values():
+            split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
+                                                   random_state=cfg.seed)
+    if cfg.distill_unlabelled and "imdb" in splits:
+        unlabelled = data.imdb_unlabelled(args.data_dir, args.offline)[: cfg.distill_unlabelled]
+        if not unlabelled:
+            raise UserError(f"--distill-unlabelled {cfg.distill_unlabelled}: no aclImdb/train/unsup reviews in "
+                            f"--data-dir {args.data_dir} (0 fine-tunes on the labelled reviews only)")
+        splits["imdb"]["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": np.nan})  # labelled later
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
     finished = prepare_output_dir(out, cfg, args.overwrite, write=chief)
     log("plan: " + " -> ".join(
@@ -223,7 +234,9 @@ def main(argv=None):
          ["vocabulary", f"MLM pretraining ({'at most ' * bool(cfg.time_budget)}{cfg.mlm_epochs} epochs of "
                         f"~{len(corpus) - cfg.mlm_val_size} texts)"])
         + [f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of "
-           f"{len(splits[name]['train'])} texts)" for name in cfg.dataset_list] + ["export"]))
+           f"{len(splits[name]['train'])} texts" + (f" + {len(splits[name]['unlabelled'])} labelled by the bag of "
+                                                    "bigrams" if "unlabelled" in splits[name] else "") + ")"
+           for name in cfg.dataset_list] + ["export"]))
 
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
@@ -245,6 +258,14 @@ def main(argv=None):
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
+    if "unlabelled" in splits.get("imdb", {}) and "imdb" not in finished:
+        from keras_bert_mlm import baseline
+
+        unlabelled = splits["imdb"]["unlabelled"]
+        log(f"imdb: the bag of bigrams ({baseline.TEACHER_EPOCHS} epochs on the {len(splits['imdb']['train'])} "
+            f"training reviews) labels {len(unlabelled)} unlabelled reviews")
+        unlabelled["label"] = baseline.soft_labels(splits["imdb"]["train"], unlabelled["text"], cfg.seed)
+        log(f"imdb: {(unlabelled['label'] > 0.5).mean():.1%} of them positive, the probabilities become targets")
     deadlines = finetune_deadlines(splits, [n for n in cfg.dataset_list if n not in finished], deadline,
                                    cfg.time_budget)
     for name in cfg.dataset_list:
@@ -426,7 +447,8 @@ def finetune_deadlines(splits, names, deadline, minutes):
     in characters, each dataset getting at least a tenth of the total."""
     if not deadline or not names:
         return {}
-    sizes = {n: splits[n]["train"]["text"].str.len().sum() for n in names}
+    sizes = {n: sum(splits[n][part]["text"].str.len().sum() for part in ("train", "unlabelled") if part in splits[n])
+             for n in names}
     weights = {n: sizes[n] + 0.1 * sum(sizes.values()) for n in names}
     left = deadline - time.time() - EXPORT_SHARE * 60 * minutes * len(names)
     deadlines, start = {}, time.time()
@@ -444,6 +466,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     finished (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning
     starts again (minutes, against hours of pretraining)."""
     import keras
+    import pandas as pd
     import tensorflow as tf
     from keras_bert_mlm import batching, budget, distribute, export, model
 
@@ -460,9 +483,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     strategy = strategy or tf.distribute.get_strategy()
     batch_size = cfg.clf_batch_size * strategy.num_replicas_in_sync
     keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
-    if cfg.max_train_texts:
-        split = {**split, "train": split["train"].sample(
-            n=min(cfg.max_train_texts, len(split["train"])), random_state=cfg.seed)}
+    if "unlabelled" in split:  # with the teacher's probabilities as labels (main)
+        split = {**split, "train": pd.concat([split["train"], split["unlabelled"]], ignore_index=True)}
 
     def dataset(part, shuffle):
         ds = batching.make_batches(vectorize(vectorizer, part["text"]), batch_size,
@@ -490,7 +512,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         with strategy.scope():
             optimizer = budget.make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
                                               schedule=trainable)
-            classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+            classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=[model.accuracy])
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),

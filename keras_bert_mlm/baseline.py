@@ -16,6 +16,7 @@ from .cli import ArgumentParser, run_command
 from .config import Config, UserError
 
 SETTINGS = dict(output_mode="tf_idf", ngrams=2, max_tokens=100000, epochs=5, batch_size=32)
+TEACHER_EPOCHS = 2  # as a teacher (`soft_labels`): its best IMDB validation epoch (experiments/blend_bigrams.jsonl)
 
 
 def parse_args(argv=None):
@@ -53,6 +54,19 @@ def batches(vectorizer, texts, labels=None, shuffle_seed=None):
             ds = ds.shuffle(len(texts), seed=shuffle_seed)
         ds = ds.batch(SETTINGS["batch_size"]).map(lambda x, y: (vectorizer(x), y))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def soft_labels(train, texts, seed):
+    """Probabilities of the positive class for `texts`, from the bag of bigrams trained for `TEACHER_EPOCHS`
+    on the DataFrame `train` (text, label): the targets `train.py --distill-unlabelled` fine-tunes on."""
+    import numpy as np
+
+    from . import budget
+
+    vectorizer, model = build(train["text"].to_numpy(), seed)
+    model.fit(batches(vectorizer, train["text"].to_numpy(), train["label"].to_numpy(np.float32), seed),
+              epochs=TEACHER_EPOCHS, verbose=0, callbacks=[budget.Interruptible()])
+    return model.predict(batches(vectorizer, np.asarray(texts, object)), verbose=0).reshape(-1)
 
 
 def train_and_score(split, seed):

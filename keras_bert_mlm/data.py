@@ -138,6 +138,12 @@ def load_dataset(name, data_dir, imdb_val_size=2500, seed=42, offline=False):
     return {k: v.copy() for k, v in read_rotten_tomatoes(path).items()}
 
 
+def imdb_unlabelled(data_dir, offline=False):
+    """IMDB's unlabelled (train/unsup) reviews, in file-name order."""
+    imdb = read_imdb(find_source("imdb", data_dir, offline))
+    return imdb.loc[imdb["split"] == "unsup", "text"].tolist()
+
+
 def pretraining_corpus(data_dir, offline=False):
     """Texts for MLM pretraining: IMDB train (labeled and unsup) and Rotten Tomatoes train. No test text."""
     imdb = read_imdb(find_source("imdb", data_dir, offline))

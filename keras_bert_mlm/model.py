@@ -200,6 +200,13 @@ def copy_encoder(encoder):
     return clone
 
 
+@register
+def accuracy(y_true, y_pred):
+    """Binary accuracy with the targets rounded at 0.5: on soft targets (a teacher's probabilities, see
+    `--distill-unlabelled`) it is agreement with the teacher's decisions; on 0/1 labels, plain accuracy."""
+    return keras.metrics.binary_accuracy(ops.cast(ops.greater(y_true, 0.5), y_pred.dtype), y_pred)
+
+
 def build_classifier(encoder, cfg):
     """encoder -> pooling over real tokens -> dropout -> [ReLU layer] -> sigmoid probability of positive.
 

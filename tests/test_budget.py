@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+import fixtures
 from conftest import assert_user_error, run_script
 from keras_bert_mlm import budget, results
 from keras_bert_mlm.config import Config
@@ -117,6 +118,19 @@ def test_baseline_trains_and_scores_by_the_same_splits(data_dir, tmp_path):
     assert metrics["n"] == 20 and sum(map(sum, metrics["confusion"])) == 20
     table = run_script("-m", "keras_bert_mlm.results", out)
     assert table.returncode == 0 and "bag of bigrams" in table.stdout
+
+
+def test_the_bag_of_bigrams_labels_unlabelled_reviews_with_probabilities(tmp_path):
+    from keras_bert_mlm import baseline, data
+
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_train=400, n_unsup=100)
+    reviews = data.read_imdb(data.find_source("imdb", data_dir))
+    unlabelled = reviews.loc[reviews["split"] == "unsup", "text"]
+    train = data.imdb_splits(reviews, 8, 0)["train"]
+    p = baseline.soft_labels(train, unlabelled, seed=0)
+    assert p.shape == (100,) and ((0 < p) & (p < 1)).all() and p.std() > 0.01  # probabilities, not decisions
+    positive = unlabelled.str.contains(" !<br").to_numpy()  # the fixture's reviews end in "!" when positive
+    assert ((p > 0.5) == positive).mean() >= 0.7 and p[positive].mean() > p[~positive].mean()  # chance: 0.5
 
 
 def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):

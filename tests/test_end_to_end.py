@@ -119,6 +119,18 @@ def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
     assert os.path.isfile(os.path.join(out, "rotten_tomatoes", "savedmodel", "saved_model.pb"))
 
 
+def test_imdb_fine_tunes_on_unlabelled_reviews_labelled_by_the_bag_of_bigrams(tiny_run, data_dir, tmp_path):
+    out = str(tmp_path / "distilled")
+    result = run_script("train.py", "--preset", "tiny", "--offline", "--data-dir", data_dir, "--output-dir", out,
+                        "--pretrained", tiny_run, "--datasets", "imdb", "--distill-unlabelled", "150")
+    assert result.returncode == 0, result.stderr
+    assert "192 texts + 150 labelled by the bag of bigrams" in result.stdout
+    assert "labels 150 unlabelled reviews" in result.stdout
+    # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without).
+    assert re.search(r"^22/22 ", result.stdout, re.M), result.stdout
+    assert os.path.isfile(os.path.join(out, "imdb", "savedmodel", "saved_model.pb"))
+
+
 def test_same_seed_same_results(tiny_run, tiny_metrics, data_dir, tmp_path):
     out = str(tmp_path / "again")
     for script, args in (("train.py", ["--preset", "tiny", "--quiet", "--output-dir", out]),

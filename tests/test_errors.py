@@ -19,6 +19,14 @@ def test_unknown_preset_setting_and_bad_type(tmp_path):
     assert_user_error(train("--datasets", "imdb,sst2"), "sst2")
 
 
+def test_distillation_needs_unlabelled_reviews(tmp_path):
+    assert_user_error(train("--distill-unlabelled", "-5"), "--distill-unlabelled", "-5")
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_unsup=0)
+    result = train("--data-dir", data_dir, "--output-dir", str(tmp_path / "out"), "--distill-unlabelled", "100")
+    assert_user_error(result, "--distill-unlabelled", "unsup", data_dir)
+    assert not os.path.exists(tmp_path / "out")
+
+
 def test_data_dir_without_datasets(tmp_path):
     result = train("--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"))
     assert_user_error(result, "aclImdb_v1.tar.gz", str(tmp_path))

@@ -10,10 +10,15 @@ decay), on the labelled training reviews (hard labels) together with the unlabel
 teacher's probabilities as soft targets). The question: does the student end above its teacher on
 validation? Prints the teacher's and the student's validation accuracy per epoch and appends one
 JSON line to --results. Not used by train.py; test is never read.
+
+`--dataset rotten_tomatoes` (which has no unlabelled text of its own): the unlabelled texts are
+sentences cut from IMDB's `unsup` reviews (5 to 60 words, the first --unlabelled of them in file
+order), labelled by a bag of bigrams trained on Rotten Tomatoes' training sentences.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, re, sys, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 p = argparse.ArgumentParser()
+p.add_argument("--dataset", default="imdb", choices=["imdb", "rotten_tomatoes"])
 p.add_argument("--run", required=True, help="a train.py output dir: its vocab.txt, config.json, mlm/encoder.keras")
 p.add_argument("--data-dir", default="../shared/data")
 p.add_argument("--lr", type=float, default=3e-4)
@@ -31,8 +36,14 @@ cfg = Config.from_json(os.path.join(a.run, "config.json"))
 cfg = Config(**{**cfg.to_dict(), "pooling": "mean", "pool_embeddings": False, "head_hidden": 0, "head_dropout": 0.1})
 keras.utils.set_random_seed(cfg.seed)
 reviews = data.read_imdb(data.find_source("imdb", a.data_dir, True))  # read once: the splits and the unsup reviews
-split = data.imdb_splits(reviews, cfg.imdb_val_size, cfg.seed)
-unsup = reviews.loc[reviews["split"] == "unsup", "text"].to_numpy()[:a.unlabelled]
+unsup = reviews.loc[reviews["split"] == "unsup", "text"]
+if a.dataset == "imdb":
+    split = data.imdb_splits(reviews, cfg.imdb_val_size, cfg.seed)
+    unsup = unsup.to_numpy()[:a.unlabelled]
+else:
+    split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
+    sentences = (s.strip() for review in unsup for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review))
+    unsup = np.array([s for s in sentences if 5 <= len(s.split()) <= 60][:a.unlabelled], dtype=object)
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()
 
@@ -44,7 +55,7 @@ p_val = teacher.predict(baseline.batches(vec, split["validation"]["text"].to_num
 soft = teacher.predict(baseline.batches(vec, unsup), verbose=0).reshape(-1)
 teacher_val = float(((p_val > 0.5) == y_val).mean())
 print(f"teacher (bag of bigrams, {a.teacher_epochs} epochs): validation {teacher_val:.4f}; "
-      f"{len(unsup)} unlabelled reviews, {np.mean(soft > 0.5):.3f} of them positive, "
+      f"{len(unsup)} unlabelled texts, {np.mean(soft > 0.5):.3f} of them positive, "
       f"{(time.time() - t) / 60:.1f} min", flush=True)
 
 # The student: the run's pretrained encoder with the head above (`model.build_classifier`).

@@ -461,6 +461,9 @@ def finetune_deadlines(splits, names, deadline, minutes):
 def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch.
 
+    `split` holds "train" and "validation" DataFrames (text, label) and, when distilling, an "unlabelled"
+    one whose labels are the teacher's probabilities (set in `main`): trained on beside "train".
+
     With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline;
     the earlier datasets' overruns are taken from the later ones. A classifier that an interrupted run
     finished (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning

@@ -128,6 +128,8 @@ def test_imdb_fine_tunes_on_unlabelled_reviews_labelled_by_the_bag_of_bigrams(ti
     assert "labels 150 unlabelled reviews" in result.stdout
     # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without).
     assert re.search(r"^22/22 ", result.stdout, re.M), result.stdout
+    chosen = json.load(open(os.path.join(out, "imdb", "chosen.json")))
+    assert np.isfinite(chosen["loss"]) and chosen["loss"] > 0  # unlabelled reviews left without targets give nan
     assert os.path.isfile(os.path.join(out, "imdb", "savedmodel", "saved_model.pb"))
 
 

@@ -23,6 +23,8 @@ p.add_argument("--run", required=True, help="a train.py output dir: its vocab.tx
 p.add_argument("--data-dir", default="../shared/data")
 p.add_argument("--lr", type=float, default=3e-4)
 p.add_argument("--epochs", type=int, default=2)
+p.add_argument("--teacher", default="tfidf", choices=["tfidf", "nbsvm"],
+               help="tfidf: the baseline's bag of bigrams (train.py's teacher); nbsvm: teachers.nbsvm")
 p.add_argument("--teacher-epochs", type=int, default=2)  # the bag of bigrams' best validation epoch (blend_bigrams.jsonl)
 p.add_argument("--unlabelled", type=int, default=50000, help="how many unsup reviews the teacher labels")
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "distill_bigrams.jsonl"))
@@ -47,14 +49,19 @@ else:
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()
 
-# The teacher: the baseline's bag of bigrams.
-vec, teacher = baseline.build(split["train"]["text"].to_numpy(), cfg.seed)
-teacher.fit(baseline.batches(vec, split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32),
-                             cfg.seed), epochs=a.teacher_epochs, verbose=0)
-p_val = teacher.predict(baseline.batches(vec, split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
-soft = teacher.predict(baseline.batches(vec, unsup), verbose=0).reshape(-1)
+# The teacher: the baseline's bag of bigrams, or teachers.nbsvm.
+x_tr, y_tr = split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32)
+if a.teacher == "tfidf":
+    vec, teacher = baseline.build(x_tr, cfg.seed)
+    batches = lambda texts, labels=None, shuffle=False: baseline.batches(vec, texts, labels, cfg.seed if shuffle else None)
+else:
+    from teachers import nbsvm
+    teacher, batches = nbsvm(x_tr, y_tr, cfg.seed)
+teacher.fit(batches(x_tr, y_tr, True), epochs=a.teacher_epochs, verbose=0)
+p_val = teacher.predict(batches(split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
+soft = teacher.predict(batches(unsup), verbose=0).reshape(-1)
 teacher_val = float(((p_val > 0.5) == y_val).mean())
-print(f"teacher (bag of bigrams, {a.teacher_epochs} epochs): validation {teacher_val:.4f}; "
+print(f"teacher ({a.teacher}, {a.teacher_epochs} epochs): validation {teacher_val:.4f}; "
       f"{len(unsup)} unlabelled texts, {np.mean(soft > 0.5):.3f} of them positive, "
       f"{(time.time() - t) / 60:.1f} min", flush=True)
 

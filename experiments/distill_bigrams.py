@@ -37,15 +37,12 @@ cfg = Config.from_json(os.path.join(a.run, "config.json"))
 # The student's head, whatever the run used: mean pooling, dropout 0.1, a sigmoid Dense.
 cfg = Config(**{**cfg.to_dict(), "pooling": "mean", "pool_embeddings": False, "head_hidden": 0, "head_dropout": 0.1})
 keras.utils.set_random_seed(cfg.seed)
-reviews = data.read_imdb(data.find_source("imdb", a.data_dir, True))  # read once: the splits and the unsup reviews
-unsup = reviews.loc[reviews["split"] == "unsup", "text"]
-if a.dataset == "imdb":
-    split = data.imdb_splits(reviews, cfg.imdb_val_size, cfg.seed)
-    unsup = unsup.to_numpy()[:a.unlabelled]
-else:
-    split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
-    sentences = (s.strip() for review in unsup for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review))
-    unsup = np.array([s for s in sentences if 5 <= len(s.split()) <= 60][:a.unlabelled], dtype=object)
+split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
+unsup = data.imdb_unlabelled(a.data_dir, True)  # train.py's; the archive is read once (data.read_imdb caches it)
+if a.dataset == "rotten_tomatoes":
+    unsup = [s.strip() for review in unsup for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review)]
+    unsup = [s for s in unsup if 5 <= len(s.split()) <= 60]
+unsup = np.array(unsup[:a.unlabelled], dtype=object)
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()
 

@@ -234,7 +234,7 @@ def main(argv=None):
          ["vocabulary", f"MLM pretraining ({'at most ' * bool(cfg.time_budget)}{cfg.mlm_epochs} epochs of "
                         f"~{len(corpus) - cfg.mlm_val_size} texts)"])
         + [f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of "
-           f"{len(splits[name]['train'])} texts" + (f" + {len(splits[name]['unlabelled'])} labelled by the bag of "
+           f"{len(splits[name]['train'])} texts" + (f" + {len(splits[name]['unlabelled'])} labelled by a bag of "
                                                     "bigrams" if "unlabelled" in splits[name] else "") + ")"
            for name in cfg.dataset_list] + ["export"]))
 
@@ -262,8 +262,8 @@ def main(argv=None):
         from keras_bert_mlm import baseline
 
         unlabelled = splits["imdb"]["unlabelled"]
-        log(f"imdb: the bag of bigrams ({baseline.TEACHER_EPOCHS} epochs on the {len(splits['imdb']['train'])} "
-            f"training reviews) labels {len(unlabelled)} unlabelled reviews")
+        log(f"imdb: an NBSVM-style bag of bigrams ({baseline.TEACHER['epochs']} epochs on the "
+            f"{len(splits['imdb']['train'])} training reviews) labels {len(unlabelled)} unlabelled reviews")
         unlabelled["label"] = baseline.soft_labels(splits["imdb"]["train"], unlabelled["text"], cfg.seed)
         log(f"imdb: {(unlabelled['label'] > 0.5).mean():.1%} of them positive, the probabilities become targets")
     deadlines = finetune_deadlines(splits, [n for n in cfg.dataset_list if n not in finished], deadline,

@@ -24,7 +24,8 @@ p.add_argument("--data-dir", default="../shared/data")
 p.add_argument("--lr", type=float, default=3e-4)
 p.add_argument("--epochs", type=int, default=2)
 p.add_argument("--teacher", default="tfidf", choices=["tfidf", "nbsvm"],
-               help="tfidf: the baseline's bag of bigrams (train.py's teacher); nbsvm: teachers.nbsvm")
+               help="tfidf: the baseline's bag of bigrams (train.py's teacher until stop 15); "
+                    "nbsvm: baseline.nbsvm (train.py's teacher since)")
 p.add_argument("--teacher-epochs", type=int, default=2)  # the bag of bigrams' best validation epoch (blend_bigrams.jsonl)
 p.add_argument("--unlabelled", type=int, default=50000, help="how many unsup reviews the teacher labels")
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "distill_bigrams.jsonl"))
@@ -46,14 +47,13 @@ unsup = np.array(unsup[:a.unlabelled], dtype=object)
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()
 
-# The teacher: the baseline's bag of bigrams, or teachers.nbsvm.
+# The teacher: the baseline's bag of bigrams, or baseline.nbsvm.
 x_tr, y_tr = split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32)
 if a.teacher == "tfidf":
     vec, teacher = baseline.build(x_tr, cfg.seed)
     batches = lambda texts, labels=None, shuffle=False: baseline.batches(vec, texts, labels, cfg.seed if shuffle else None)
 else:
-    from teachers import nbsvm
-    teacher, batches = nbsvm(x_tr, y_tr, cfg.seed)
+    teacher, batches = baseline.nbsvm(x_tr, y_tr, cfg.seed)
 teacher.fit(batches(x_tr, y_tr, True), epochs=a.teacher_epochs, verbose=0)
 p_val = teacher.predict(batches(split["validation"]["text"].to_numpy()), verbose=0).reshape(-1)
 soft = teacher.predict(batches(unsup), verbose=0).reshape(-1)

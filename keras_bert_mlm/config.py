@@ -68,7 +68,7 @@ class Config:
     clf_finetune_epochs: int = _s(5, "phase 2: epochs with the encoder trainable")
     clf_finetune_learning_rate: float = _s(1e-3, "phase 2 Adam learning rate")
     patience: int = _s(2, "stop a phase after this many epochs without a better validation accuracy")
-    distill_unlabelled: int = _s(0, "IMDB: have the bag-of-bigrams baseline, trained on the training split, label "
+    distill_unlabelled: int = _s(0, "IMDB: have an NBSVM-style bag of bigrams, trained on the training split, label "
                                  "this many of the unlabelled (unsup) reviews, and fine-tune on them too with its "
                                  "probabilities as targets (0 = off)")
     # Export

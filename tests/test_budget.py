@@ -120,7 +120,7 @@ def test_baseline_trains_and_scores_by_the_same_splits(data_dir, tmp_path):
     assert table.returncode == 0 and "bag of bigrams" in table.stdout
 
 
-def test_the_bag_of_bigrams_labels_unlabelled_reviews_with_probabilities(tmp_path):
+def test_the_nbsvm_teacher_labels_unlabelled_reviews_with_probabilities(tmp_path):
     from keras_bert_mlm import baseline, data
 
     data_dir = fixtures.make_data_dir(str(tmp_path), n_train=400, n_unsup=100)
@@ -130,7 +130,8 @@ def test_the_bag_of_bigrams_labels_unlabelled_reviews_with_probabilities(tmp_pat
     p = baseline.soft_labels(train, unlabelled, seed=0)
     assert p.shape == (100,) and ((0 < p) & (p < 1)).all() and p.std() > 0.01  # probabilities, not decisions
     positive = unlabelled.str.contains(" !<br").to_numpy()  # the fixture's reviews end in "!" when positive
-    assert ((p > 0.5) == positive).mean() >= 0.7 and p[positive].mean() > p[~positive].mean()  # chance: 0.5
+    # Agreement with the fixture's sentiment: chance is 0.5; 0.99 measured (the tf-idf teacher before it: 0.78).
+    assert ((p > 0.5) == positive).mean() >= 0.9 and p[positive].mean() > p[~positive].mean()
 
 
 def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):

@@ -124,7 +124,7 @@ def test_imdb_fine_tunes_on_unlabelled_reviews_labelled_by_the_bag_of_bigrams(ti
     result = run_script("train.py", "--preset", "tiny", "--offline", "--data-dir", data_dir, "--output-dir", out,
                         "--pretrained", tiny_run, "--datasets", "imdb", "--distill-unlabelled", "150")
     assert result.returncode == 0, result.stderr
-    assert "192 texts + 150 labelled by the bag of bigrams" in result.stdout
+    assert "192 texts + 150 labelled by a bag of bigrams" in result.stdout
     assert "labels 150 unlabelled reviews" in result.stdout
     # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without).
     assert re.search(r"^22/22 ", result.stdout, re.M), result.stdout

@@ -20,7 +20,7 @@ from .config import Config, UserError
 SETTINGS = dict(output_mode="tf_idf", ngrams=2, max_tokens=100000, epochs=5, batch_size=32)
 # The teacher of `soft_labels`: NBSVM-style features, 91.84% IMDB validation after 4 epochs against 90.80% for
 # the tf-idf bag of bigrams (experiments/teachers.py, teachers.jsonl).
-TEACHER = dict(ngrams=2, max_tokens=400000, epochs=4, batch_size=32)
+TEACHER = dict(ngrams=2, max_tokens=400000, epochs=4)
 
 
 def parse_args(argv=None):
@@ -46,7 +46,7 @@ def build(train_texts, seed):
 
 
 def batches(vectorizer, texts, labels=None, shuffle_seed=None):
-    """tf-idf batches of `texts` (with `labels`), vectorized batch by batch: 25,000 x 100,000 floats
+    """Batches of `texts` (with `labels`) vectorized batch by batch: 25,000 x 100,000 tf-idf floats
     would be 10 GB."""
     import tensorflow as tf
 
@@ -63,8 +63,8 @@ def batches(vectorizer, texts, labels=None, shuffle_seed=None):
 def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"]):
     """The NBSVM-style teacher (Wang & Manning 2012), compiled, not fitted: binary uni- and bigrams of `texts`
     (the `max_tokens` most frequent) scaled by their naive-Bayes log-count ratio under `labels` (add-one
-    smoothing), and one sigmoid unit.
-    Returns (model, batches) with `batches(texts, labels=None, shuffle=False)` giving its sparse inputs."""
+    smoothing), and one sigmoid unit. Returns (model, batches), `batches(texts, labels=None, shuffle=False)`
+    giving its sparse inputs."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -74,17 +74,12 @@ def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"]):
                                                 max_tokens=max_tokens, sparse=True)
     vectorizer.adapt(texts)
 
-    def batches(texts, labels=None, shuffle=False):
-        ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, labels))
-        if shuffle:
-            ds = ds.shuffle(len(texts), seed=seed)
-        ds = ds.batch(TEACHER["batch_size"])
-        ds = ds.map(vectorizer) if labels is None else ds.map(lambda x, y: (vectorizer(x), y))
-        return ds.prefetch(tf.data.AUTOTUNE)
+    def teacher_batches(texts, labels=None, shuffle=False):
+        return batches(vectorizer, texts, labels, seed if shuffle else None)
 
     positive = np.ones(vectorizer.vocabulary_size())  # per feature: the positive reviews holding it, plus one
     negative = np.ones(vectorizer.vocabulary_size())
-    for x, y in batches(texts, np.asarray(labels, np.float64)):
+    for x, y in teacher_batches(texts, np.asarray(labels, np.float64)):
         x = tf.cast(x, tf.float64)  # 0/1 counts, sparse
         in_positive = tf.sparse.sparse_dense_matmul(x, y[:, None], adjoint_a=True).numpy()[:, 0]
         positive += in_positive
@@ -94,7 +89,7 @@ def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"]):
     scaled = keras.layers.Lambda(lambda x: x * ratio)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(scaled))
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    return model, batches
+    return model, teacher_batches
 
 
 def soft_labels(train, texts, seed):

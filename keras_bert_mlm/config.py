@@ -167,8 +167,9 @@ PRESETS = {
     ),
 }
 # The cpu-hour recipe (distillation on the unlabelled reviews, two fine-tuning epochs) with a deeper encoder
-# and the time the `best` row of the README allows (150 minutes on 2 cores). Its two IMDB epochs take ~70
-# minutes at 4 layers (experiments/distill_bigrams.py --run runs/best: 33.6 minutes an epoch), so pretraining
-# gets 38% of the time, leaving IMDB ~78 minutes by the planner's shares.
+# and the time the `best` row of the README allows (150 minutes on 2 cores). Its two IMDB epochs were sized
+# at ~70 minutes at 4 layers (experiments/distill_bigrams.py --run runs/best: 33.6 minutes an epoch beside
+# other work), so pretraining gets 38% of the time, leaving IMDB ~78 minutes by the planner's shares. The
+# README's run took 28 and 27 minutes an epoch alone and finished in 115 minutes, no better than cpu-hour.
 PRESETS["best"] = {**PRESETS["cpu-hour"], "num_layers": 4, "ff_dim": 512, "time_budget": 150.0,
                    "mlm_time_share": 0.38}

@@ -221,22 +221,37 @@ def main(argv=None):
         for split in splits.values():
             split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
                                                    random_state=cfg.seed)
-    if cfg.distill_unlabelled and "imdb" in splits:
-        unlabelled = data.imdb_unlabelled(args.data_dir, args.offline)[: cfg.distill_unlabelled]
-        if not unlabelled:
-            raise UserError(f"--distill-unlabelled {cfg.distill_unlabelled}: no aclImdb/train/unsup reviews in "
-                            f"--data-dir {args.data_dir} (0 fine-tunes on the labelled reviews only)")
-        splits["imdb"]["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": np.nan})  # labelled later
+    for name, flag, read in (("imdb", "distill_unlabelled", data.imdb_unlabelled),
+                             ("rotten_tomatoes", "distill_sentences", data.imdb_sentences)):
+        wanted = getattr(cfg, flag)
+        if wanted and name in splits:
+            unlabelled = read(args.data_dir, args.offline)[:wanted]
+            if not unlabelled:
+                raise UserError(f"--{flag.replace('_', '-')} {wanted}: no aclImdb/train/unsup reviews in "
+                                f"--data-dir {args.data_dir} (0 fine-tunes on the labelled texts only)")
+            splits[name]["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": np.nan})  # labelled below
     corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
     finished = prepare_output_dir(out, cfg, args.overwrite, write=chief)
+    teach = [n for n in cfg.dataset_list if "unlabelled" in splits[n] and n not in finished]
     log("plan: " + " -> ".join(
-        (["reuse pretraining of " + args.pretrained] if args.pretrained else
+        ([f"bag-of-bigrams labels for {', '.join(teach)}"] if teach else [])
+        + (["reuse pretraining of " + args.pretrained] if args.pretrained else
          ["vocabulary", f"MLM pretraining ({'at most ' * bool(cfg.time_budget)}{cfg.mlm_epochs} epochs of "
                         f"~{len(corpus) - cfg.mlm_val_size} texts)"])
         + [f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of "
            f"{len(splits[name]['train'])} texts" + (f" + {len(splits[name]['unlabelled'])} labelled by a bag of "
                                                     "bigrams" if "unlabelled" in splits[name] else "") + ")"
            for name in cfg.dataset_list] + ["export"]))
+    for name in teach:  # before pretraining: the fine-tuning's timing below needs every text it will read
+        label_unlabelled(name, splits[name], cfg.seed)
+
+    costs = {}  # seconds of each classifier's epochs, timed once (by pretraining's plan, or before fine-tuning)
+    todo = [n for n in cfg.dataset_list if n not in finished]
+
+    def finetune_reserve(vectorizer):
+        """Seconds pretraining leaves for fine-tuning and export (see `fit_mlm`)."""
+        costs.update(finetune_seconds({n: splits[n] for n in todo}, cfg, vectorizer))
+        return FINETUNE_MARGIN * sum(costs.values()) + EXPORT_SECONDS * len(todo)
 
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
@@ -247,7 +262,8 @@ def main(argv=None):
         log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
         results = {"mlm": finished["mlm"]}
     else:
-        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every)}
+        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every,
+                                   finetune_reserve)}
     if not chief:
         log(f"worker {strategy.cluster_resolver.task_id}: pretraining done; the chief fine-tunes and exports")
         return
@@ -258,16 +274,9 @@ def main(argv=None):
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
-    if "unlabelled" in splits.get("imdb", {}) and "imdb" not in finished:
-        from keras_bert_mlm import baseline
-
-        unlabelled = splits["imdb"]["unlabelled"]
-        log(f"imdb: an NBSVM-style bag of bigrams ({baseline.TEACHER['epochs']} epochs on the "
-            f"{len(splits['imdb']['train'])} training reviews) labels {len(unlabelled)} unlabelled reviews")
-        unlabelled["label"] = baseline.soft_labels(splits["imdb"]["train"], unlabelled["text"], cfg.seed)
-        log(f"imdb: {(unlabelled['label'] > 0.5).mean():.1%} of them positive, the probabilities become targets")
-    deadlines = finetune_deadlines(splits, [n for n in cfg.dataset_list if n not in finished], deadline,
-                                   cfg.time_budget)
+    if deadline and todo and not costs:  # pretraining was not planned in this run
+        costs.update(finetune_seconds({n: splits[n] for n in todo}, cfg, vectorizer, encoder))
+    deadlines = finetune_deadlines(costs, todo, deadline)
     for name in cfg.dataset_list:
         if name in finished:
             log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
@@ -314,10 +323,23 @@ def vectorize(vectorizer, texts):
     return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
 
 
-def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200):
+def label_unlabelled(name, split, seed):
+    """Fill `split["unlabelled"]`'s labels with an NBSVM-style teacher's probabilities (trained on `split["train"]`)."""
+    from keras_bert_mlm import baseline
+
+    unlabelled = split["unlabelled"]
+    what = "unlabelled reviews" if name == "imdb" else "sentences of IMDB's unlabelled reviews"
+    log(f"{name}: an NBSVM-style bag of bigrams ({baseline.TEACHER['epochs']} epochs on the "
+        f"{len(split['train'])} training texts) labels {len(unlabelled)} {what}")
+    unlabelled["label"] = baseline.soft_labels(split["train"], unlabelled["text"], seed)
+    log(f"{name}: {(unlabelled['label'] > 0.5).mean():.1%} of them positive, the probabilities become targets")
+
+
+def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200, reserve=None):
     """Vocabulary, then masked-language-model pretraining; writes vocab.txt and mlm/. Returns the last epoch's figures.
 
-    With a `deadline` (a `time.time()`), pretraining takes `cfg.mlm_time_share` of the time left.
+    With a `deadline` (a `time.time()`), pretraining takes the time left but what `reserve(vectorizer)`
+    keeps back (in seconds; for fine-tuning), and at most `cfg.mlm_time_share` of it.
     Interrupted runs continue: vocab.txt and mlm/plan.json are reused, `fit` restores mlm/backup/
     (saved every `backup_steps` steps and each epoch), and a trained mlm/mlm.keras is only exported.
     """
@@ -350,7 +372,8 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         log("pretraining: finished by an interrupted run with these settings; exporting it")
         mlm = keras.saving.load_model(os.path.join(stage_dir, "mlm.keras"))
     else:
-        mlm = fit_mlm(vectorize(vectorizer, corpus), cfg, out, verbose, deadline, strategy, backup_steps)
+        mlm = fit_mlm(vectorize(vectorizer, corpus), cfg, out, verbose, deadline, strategy, backup_steps,
+                      reserve and (lambda: reserve(vectorizer)))
         if chief:
             with export.atomic_path(os.path.join(stage_dir, "mlm.keras")) as tmp:
                 mlm.save(tmp)
@@ -372,7 +395,7 @@ def csv_rows(path):
         yield from csv.DictReader(f)
 
 
-def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
+def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=None):
     """Train a new masked language model on the token ids `ids` (the first `mlm_val_size` held out)."""
     import keras
     from keras_bert_mlm import budget, distribute, masking, model
@@ -403,12 +426,16 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
     else:
         plan = {"epochs": cfg.mlm_epochs, "steps_per_epoch": steps_per_pass}
         if deadline and not distribute.is_multi_worker(strategy):
+            kept = reserve() if reserve else 0.0
             per_step = budget.seconds_per_step(lambda: build(1), train_ds)
-            seconds = (deadline - time.time()) * cfg.mlm_time_share
+            left = deadline - time.time()
+            seconds = max(0.0, min(cfg.mlm_time_share * left, left - kept))
             epochs, steps = budget.plan_epochs(int(0.95 * seconds / per_step), steps_per_pass, cfg.mlm_epochs)
-            plan = {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step}
+            plan = {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step,
+                    "seconds_kept_back": kept}
             log(f"pretraining: {per_step:.3f} s/step measured; {seconds / 60:.1f} of the {cfg.time_budget:g} "
-                f"minutes left for it")
+                f"minutes for it, {kept / 60:.1f} kept back for fine-tuning and export"
+                + (" (more than were left: one step of pretraining)" if kept >= left else ""))
         if chief:
             write_json(plan_path, plan)
     epochs, steps = plan["epochs"], plan["steps_per_epoch"]
@@ -439,23 +466,75 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps):
     return mlm
 
 
-EXPORT_SHARE = 0.02  # of a time budget, kept back for each classifier's export
+EXPORT_SECONDS = 15  # kept back for each classifier's export (5 to 10 measured on 2 cores)
+FINETUNE_MARGIN = 1.1  # the fine-tuning's timed epochs, and a tenth more, are kept back from pretraining
 
 
-def finetune_deadlines(splits, names, deadline, minutes):
-    """When each classifier's training must end: the time left, shared by the size of each training set
-    in characters, each dataset getting at least a tenth of the total."""
+def finetune_seconds(splits, cfg, vectorizer, encoder=None):
+    """{name: seconds} that each classifier's epochs (training and validation) will take, from the speed of a
+    throwaway classifier (on a copy of `encoder`, or a new encoder of `cfg`'s architecture) trained a few
+    steps on a sample of its training texts, and the time it took to build and trace. Frozen epochs are
+    counted at the trainable speed (fewer gradients: an overestimate)."""
+    import keras
+    from keras_bert_mlm import budget, model
+
+    seconds = {}
+    for name, split in splits.items():
+        train = training_texts(split)
+        sample = train.sample(n=min(len(train), 40 * cfg.clf_batch_size), random_state=cfg.seed)
+
+        def build():
+            keras.utils.set_random_seed(cfg.seed)
+            classifier = model.build_classifier(model.copy_encoder(encoder) if encoder else model.build_encoder(cfg),
+                                                cfg)
+            classifier.compile(optimizer=budget.make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
+                               loss="binary_crossentropy")
+            return classifier
+
+        batches, started = classifier_batches(sample, vectorizer, cfg, True), time.time()
+        per_step = budget.seconds_per_step(build, batches, steps=20)
+        overhead = time.time() - started - 20 * per_step  # building the model, tracing its training step
+        steps, val_steps = (-(-len(part) // cfg.clf_batch_size) for part in (train, split["validation"]))
+        epochs = cfg.clf_frozen_epochs + cfg.clf_finetune_epochs
+        phases = bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)
+        # A validation step has no gradients (~1/3 of a training step); each phase builds and traces anew.
+        seconds[name] = epochs * per_step * (steps + val_steps / 3) + phases * overhead
+        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {epochs} epochs of {steps} steps "
+            f"~{seconds[name] / 60:.1f} minutes")
+    return seconds
+
+
+def finetune_deadlines(costs, names, deadline):
+    """When each classifier's training must end: the time left but the exports', shared in proportion to
+    the timed `costs` (seconds) of their epochs; a classifier that ends early leaves its time to the next."""
     if not deadline or not names:
         return {}
-    sizes = {n: sum(splits[n][part]["text"].str.len().sum() for part in ("train", "unlabelled") if part in splits[n])
-             for n in names}
-    weights = {n: sizes[n] + 0.1 * sum(sizes.values()) for n in names}
-    left = deadline - time.time() - EXPORT_SHARE * 60 * minutes * len(names)
+    left = deadline - time.time() - EXPORT_SECONDS * len(names)
     deadlines, start = {}, time.time()
     for n in names:
-        start += max(left, 0) * weights[n] / sum(weights.values())
+        start += max(left, 0) * costs[n] / sum(costs[m] for m in names)
         deadlines[n] = start
     return deadlines
+
+
+def training_texts(split):
+    """The texts a classifier trains on: the training split, and the teacher-labelled ones when distilling."""
+    import pandas as pd
+
+    if "unlabelled" not in split:
+        return split["train"]
+    return pd.concat([split["train"], split["unlabelled"]], ignore_index=True)
+
+
+def classifier_batches(part, vectorizer, cfg, shuffle, replicas=1):
+    """Batches of (token ids, label) of the DataFrame `part`; shuffled ones repeat without end."""
+    import tensorflow as tf
+    from keras_bert_mlm import batching
+
+    ds = batching.make_batches(vectorize(vectorizer, part["text"]), cfg.clf_batch_size * replicas,
+                               part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
+                               by_length=cfg.bucket_by_length, repeat=shuffle, replicas=replicas)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None):
@@ -469,9 +548,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     finished (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning
     starts again (minutes, against hours of pretraining)."""
     import keras
-    import pandas as pd
     import tensorflow as tf
-    from keras_bert_mlm import batching, budget, distribute, export, model
+    from keras_bert_mlm import budget, distribute, export, model
 
     stage_dir = os.path.join(out, name)
     chosen_path, classifier_path = os.path.join(stage_dir, "chosen.json"), os.path.join(stage_dir, "classifier.keras")
@@ -484,20 +562,12 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         return best
 
     strategy = strategy or tf.distribute.get_strategy()
-    batch_size = cfg.clf_batch_size * strategy.num_replicas_in_sync
+    replicas = strategy.num_replicas_in_sync
     keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
-    if "unlabelled" in split:  # with the teacher's probabilities as labels (main)
-        split = {**split, "train": pd.concat([split["train"], split["unlabelled"]], ignore_index=True)}
-
-    def dataset(part, shuffle):
-        ds = batching.make_batches(vectorize(vectorizer, part["text"]), batch_size,
-                                   part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
-                                   by_length=cfg.bucket_by_length, repeat=shuffle,
-                                   replicas=strategy.num_replicas_in_sync)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
-    train_ds, val_ds = dataset(split["train"], True), dataset(split["validation"], False)
-    steps = -(-len(split["train"]) // batch_size)
+    split = {**split, "train": training_texts(split)}  # with the teacher's probabilities as labels (main)
+    train_ds, val_ds = (classifier_batches(split[part], vectorizer, cfg, part == "train", replicas)
+                        for part in ("train", "validation"))
+    steps = -(-len(split["train"]) // (cfg.clf_batch_size * replicas))
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
         encoder = model.copy_encoder(pretrained_encoder)

@@ -15,7 +15,7 @@ JSON line to --results. Not used by train.py; test is never read.
 sentences cut from IMDB's `unsup` reviews (5 to 60 words, the first --unlabelled of them in file
 order), labelled by a bag of bigrams trained on Rotten Tomatoes' training sentences.
 """
-import argparse, json, os, re, sys, time
+import argparse, json, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 p = argparse.ArgumentParser()
 p.add_argument("--dataset", default="imdb", choices=["imdb", "rotten_tomatoes"])
@@ -39,10 +39,8 @@ cfg = Config.from_json(os.path.join(a.run, "config.json"))
 cfg = Config(**{**cfg.to_dict(), "pooling": "mean", "pool_embeddings": False, "head_hidden": 0, "head_dropout": 0.1})
 keras.utils.set_random_seed(cfg.seed)
 split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
-unsup = data.imdb_unlabelled(a.data_dir, True)  # train.py's; the archive is read once (data.read_imdb caches it)
-if a.dataset == "rotten_tomatoes":
-    unsup = [s.strip() for review in unsup for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review)]
-    unsup = [s for s in unsup if 5 <= len(s.split()) <= 60]
+# train.py's texts for --distill-unlabelled and --distill-sentences
+unsup = (data.imdb_sentences if a.dataset == "rotten_tomatoes" else data.imdb_unlabelled)(a.data_dir, True)
 unsup = np.array(unsup[:a.unlabelled], dtype=object)
 y_val = split["validation"]["label"].to_numpy()
 t = time.time()

@@ -144,6 +144,19 @@ def imdb_unlabelled(data_dir, offline=False):
     return imdb.loc[imdb["split"] == "unsup", "text"].tolist()
 
 
+def imdb_sentences(data_dir, offline=False, limit=None):
+    """Sentences cut from IMDB's unlabelled reviews (at `.`, `!`, `?` and `<br />`), those of 5 to 60 words,
+    in file order, at most `limit` of them: unlabelled text of Rotten Tomatoes' kind (one sentence each)."""
+    sentences = []
+    for review in imdb_unlabelled(data_dir, offline):
+        for sentence in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review):
+            if 5 <= len(sentence.split()) <= 60:
+                sentences.append(sentence.strip())
+                if len(sentences) == limit:
+                    return sentences
+    return sentences
+
+
 def pretraining_corpus(data_dir, offline=False):
     """Texts for MLM pretraining: IMDB train (labeled and unsup) and Rotten Tomatoes train. No test text."""
     imdb = read_imdb(find_source("imdb", data_dir, offline))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import fixtures
+import train
 from conftest import assert_user_error, run_script
 from keras_bert_mlm import budget, results
 from keras_bert_mlm.config import Config
@@ -36,6 +37,15 @@ def test_optimizer_follows_the_settings():
     rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
     assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
     assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth
+
+
+def test_fine_tuning_deadlines_share_the_time_by_timed_cost(monkeypatch):
+    monkeypatch.setattr(train.time, "time", lambda: 1000.0)
+    deadlines = train.finetune_deadlines({"imdb": 300.0, "rotten_tomatoes": 100.0}, ["imdb", "rotten_tomatoes"],
+                                         deadline=1000.0 + 800 + 2 * train.EXPORT_SECONDS)
+    assert deadlines == {"imdb": pytest.approx(1600.0), "rotten_tomatoes": pytest.approx(1800.0)}
+    assert train.finetune_deadlines({"imdb": 300.0}, [], 2000.0) == {}
+    assert train.finetune_deadlines({"imdb": 300.0}, ["imdb"], None) == {}
 
 
 def test_deadline_stops_fit_in_time():
@@ -141,8 +151,10 @@ def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):
                         "--output-dir", out, "--datasets", "rotten_tomatoes", "--time-budget", "1.5",
                         "--mlm-epochs", "1000")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "s/step measured" in result.stdout and "must end by" in result.stdout
+    assert "s/step measured for fine-tuning" in result.stdout and "must end by" in result.stdout
     with open(os.path.join(out, "mlm", "plan.json")) as f:
         plan = json.load(f)
     assert plan["epochs"] < 1000 and plan["seconds_per_step"] > 0
+    # The fine-tuning's timed epochs (and the export) are kept back; pretraining gets at most the rest.
+    assert plan["seconds_kept_back"] > train.EXPORT_SECONDS and plan["seconds"] + plan["seconds_kept_back"] < 90
     assert time.time() - start < 1.5 * 60 + 45  # the budget, and the start-up of Python and TensorFlow

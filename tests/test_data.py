@@ -51,6 +51,16 @@ def test_pretraining_corpus_has_no_test_text(tmp_path):
     assert not set(corpus) & (set(rt["test"]["text"]) | set(rt["validation"]["text"]))
 
 
+def test_imdb_sentences_are_cut_from_the_unlabelled_reviews(tmp_path):
+    data_dir = fixtures.make_data_dir(str(tmp_path), n_train=20, n_test=10, n_unsup=30)
+    unlabelled = data.imdb_unlabelled(data_dir, offline=True)
+    sentences = data.imdb_sentences(data_dir, offline=True)
+    # The fixture's reviews: one sentence of 8 to 40 words, "<br /><br />", "The end." (2 words: dropped).
+    assert sentences == [review.split("<br")[0].strip() for review in unlabelled]
+    assert all(5 <= len(s.split()) <= 60 and "<br" not in s for s in sentences)
+    assert data.imdb_sentences(data_dir, offline=True, limit=7) == sentences[:7]
+
+
 def test_missing_dataset_offline_names_the_files(tmp_path):
     with pytest.raises(UserError, match="aclImdb_v1.tar.gz.*aclImdb/"):
         data.load_dataset("imdb", str(tmp_path), offline=True)

@@ -119,18 +119,22 @@ def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
     assert os.path.isfile(os.path.join(out, "rotten_tomatoes", "savedmodel", "saved_model.pb"))
 
 
-def test_imdb_fine_tunes_on_unlabelled_reviews_labelled_by_the_bag_of_bigrams(tiny_run, data_dir, tmp_path):
+def test_fine_tunes_on_unlabelled_texts_labelled_by_the_bag_of_bigrams(tiny_run, data_dir, tmp_path):
     out = str(tmp_path / "distilled")
     result = run_script("train.py", "--preset", "tiny", "--offline", "--data-dir", data_dir, "--output-dir", out,
-                        "--pretrained", tiny_run, "--datasets", "imdb", "--distill-unlabelled", "150")
+                        "--pretrained", tiny_run, "--distill-unlabelled", "150", "--distill-sentences", "100")
     assert result.returncode == 0, result.stderr
     assert "192 texts + 150 labelled by a bag of bigrams" in result.stdout
     assert "labels 150 unlabelled reviews" in result.stdout
-    # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without).
-    assert re.search(r"^22/22 ", result.stdout, re.M), result.stdout
-    chosen = json.load(open(os.path.join(out, "imdb", "chosen.json")))
-    assert np.isfinite(chosen["loss"]) and chosen["loss"] > 0  # unlabelled reviews left without targets give nan
-    assert os.path.isfile(os.path.join(out, "imdb", "savedmodel", "saved_model.pb"))
+    assert "160 texts + 100 labelled by a bag of bigrams" in result.stdout
+    assert "labels 100 sentences of IMDB's unlabelled reviews" in result.stdout
+    # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without);
+    # Rotten Tomatoes' 160 training sentences and 100 cut from IMDB's reviews: 17 (10 without).
+    assert re.search(r"^22/22 ", result.stdout, re.M) and re.search(r"^17/17 ", result.stdout, re.M), result.stdout
+    for name in ("imdb", "rotten_tomatoes"):
+        chosen = json.load(open(os.path.join(out, name, "chosen.json")))
+        assert np.isfinite(chosen["loss"]) and chosen["loss"] > 0  # texts left without targets give nan
+        assert os.path.isfile(os.path.join(out, name, "savedmodel", "saved_model.pb"))
 
 
 def test_same_seed_same_results(tiny_run, tiny_metrics, data_dir, tmp_path):

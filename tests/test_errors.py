@@ -24,6 +24,9 @@ def test_distillation_needs_unlabelled_reviews(tmp_path):
     data_dir = fixtures.make_data_dir(str(tmp_path), n_unsup=0)
     result = train("--data-dir", data_dir, "--output-dir", str(tmp_path / "out"), "--distill-unlabelled", "100")
     assert_user_error(result, "--distill-unlabelled", "unsup", data_dir)
+    assert_user_error(train("--distill-sentences", "-1"), "--distill-sentences", "-1")
+    result = train("--data-dir", data_dir, "--output-dir", str(tmp_path / "out"), "--distill-sentences", "100")
+    assert_user_error(result, "--distill-sentences", "unsup", data_dir)
     assert not os.path.exists(tmp_path / "out")
 
 

@@ -3,8 +3,8 @@
     python3 -m keras_bert_mlm.results runs/cpu-hour runs/keras-example runs/bag-of-bigrams
 
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
-metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the preset
-(and the settings that differ from it), wall time and machine of train.py, validation and test
+metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the run
+(its directory's name), the preset (and the settings that differ from it), wall time and machine of train.py, validation and test
 accuracy of each dataset, and the commit that trained it. Runs given with `--unscored` were set aside
 on validation: their test split is never scored, and their test columns say so.
 """
@@ -52,14 +52,15 @@ def row(run, scored=True):
         return ("–" if scored else "not scored") if x is None else f"{100 * x:.2f}"
 
     minutes = record.get("wall_minutes")
-    cells = [what, "–" if minutes is None else f"{minutes:.1f}", record.get("machine", "–")]
+    name = os.path.basename(os.path.normpath(run))
+    cells = [f"`{name}`", what, "–" if minutes is None else f"{minutes:.1f}", record.get("machine", "–")]
     for name, _ in DATASETS:
         cells += [pct(validation.get(name, {}).get("val_accuracy")), pct(metrics.get(name, {}).get("accuracy"))]
     return cells + [f"`{record.get('commit') or '?'}`"]
 
 
 def table(runs, unscored=()):
-    header = ["run", "train minutes", "machine"]
+    header = ["run", "settings", "train minutes", "machine"]
     for _, label in DATASETS:
         header += [f"{label} val %", f"{label} test %"]
     header.append("commit")

@@ -98,13 +98,13 @@ def test_results_table_names_the_preset_and_what_differs(tmp_path):
     with open(os.path.join(baseline, "baseline.json"), "w") as f:
         json.dump({"model": "bag of bigrams"}, f)
     lines = results.table([ours, baseline]).splitlines()
-    assert lines[0].startswith("| run | train minutes | machine | IMDB val % | IMDB test % | RT val % | RT test %")
-    assert lines[2] == ("| `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | 89.99 | 78.11 | 78.01 "
+    assert lines[0].startswith("| run | settings | train minutes | machine | IMDB val % | IMDB test % | RT val % | RT test %")
+    assert lines[2] == ("| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | 89.99 | 78.11 | 78.01 "
                         "| `abc1234` |")
-    assert lines[3].startswith("| bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
+    assert lines[3].startswith("| `b` | bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
     os.remove(os.path.join(ours, "metrics.json"))  # set aside on validation: its test split never scored
     assert results.table([], unscored=[ours]).splitlines()[2] == (
-        "| `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | not scored | 78.11 | not scored "
+        "| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | not scored | 78.11 | not scored "
         "| `abc1234` |")
 
 

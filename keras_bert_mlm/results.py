@@ -4,8 +4,8 @@
 
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
 metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the run
-(its directory's name), the preset (and the settings that differ from it), wall time and machine of train.py, validation and test
-accuracy of each dataset, and the commit that trained it. Runs given with `--unscored` were set aside
+(its directory's name), the preset (and the settings that differ from it), wall time and machine of
+train.py, validation and test accuracy of each dataset, and the commit that trained it. Runs given with `--unscored` were set aside
 on validation: their test split is never scored, and their test columns say so.
 """
 

@@ -104,7 +104,9 @@ def main(argv=None):
     parser.add_argument("--texts", type=int, default=4000, help="texts to sample (default: 4000)")
     args = parser.parse_args(argv)
 
-    from . import export, masking, model, text
+    from . import export, masking, memory, model, text
+
+    memory.keep_freed_memory()  # as every command does (cli.run_command): both sides gain
 
     cfg = Config.from_preset(args.preset)
     keras.utils.set_random_seed(cfg.seed)

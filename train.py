@@ -179,16 +179,17 @@ def current_commit():
         return ""
 
 
-def run_record(started, commit):
-    """Where and when this run happened: commit (read when it started), machine, wall time (for results tables)."""
+def run_record(started, commit, gflops):
+    """Where and when this run happened: commit (read when it started), machine and its speed (TensorFlow's
+    float32 matmul GFLOP/s, measured when the run started), wall time (for results tables)."""
     import platform
 
     import tensorflow as tf
 
     gpus = len(tf.config.list_physical_devices("GPU"))
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, " + (f"{gpus} GPU" if gpus else "no GPU")
-    return {"commit": commit or None, "machine": machine, "wall_minutes": round((time.time() - started) / 60, 1),
-            "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {"commit": commit or None, "machine": machine, "matmul_gflops": round(gflops, 1),
+            "wall_minutes": round((time.time() - started) / 60, 1), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def main(argv=None):
@@ -204,6 +205,9 @@ def main(argv=None):
     from keras_bert_mlm import data, distribute
 
     strategy = distribute.make_strategy(args.distribute, args.cpu_replicas)  # before TensorFlow's first op
+    from keras_bert_mlm import bench
+
+    gflops = bench.matmul_peak_gflops(seconds=1.0)  # the machine's speed, for the results tables (run.json)
     chief = distribute.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
@@ -245,13 +249,13 @@ def main(argv=None):
     for name in teach:  # before pretraining: the fine-tuning's timing below needs every text it will read
         label_unlabelled(name, splits[name], cfg.seed)
 
-    costs = {}  # seconds of each classifier's epochs, timed once (by pretraining's plan, or before fine-tuning)
+    timings = {}  # each classifier's speed and epochs, timed once (by pretraining's plan, or before fine-tuning)
     todo = [n for n in cfg.dataset_list if n not in finished]
 
     def finetune_reserve(vectorizer):
         """Seconds pretraining leaves for fine-tuning and export (see `fit_mlm`)."""
-        costs.update(finetune_seconds({n: splits[n] for n in todo}, cfg, vectorizer))
-        return FINETUNE_MARGIN * sum(costs.values()) + EXPORT_SECONDS * len(todo)
+        timings.update(finetune_timings({n: splits[n] for n in todo}, cfg, vectorizer))
+        return FINETUNE_MARGIN * sum(t["seconds"] for t in timings.values()) + EXPORT_SECONDS * len(todo)
 
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
@@ -274,9 +278,9 @@ def main(argv=None):
 
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
     encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
-    if deadline and todo and not costs:  # pretraining was not planned in this run
-        costs.update(finetune_seconds({n: splits[n] for n in todo}, cfg, vectorizer, encoder))
-    deadlines = finetune_deadlines(costs, todo, deadline)
+    if deadline and todo and not timings:  # pretraining was not planned in this run
+        timings.update(finetune_timings({n: splits[n] for n in todo}, cfg, vectorizer, encoder))
+    deadlines = finetune_deadlines({n: timings[n]["seconds"] for n in todo} if deadline else {}, todo, deadline)
     for name in cfg.dataset_list:
         if name in finished:
             log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
@@ -284,11 +288,11 @@ def main(argv=None):
         else:
             # Fine-tuning runs on one host: Keras's fit does not run multi-worker (see distribute.py).
             results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose, deadlines.get(name),
-                                     None if distribute.is_multi_worker(strategy) else strategy)
+                                     None if distribute.is_multi_worker(strategy) else strategy, timings.get(name))
         write_json(os.path.join(out, "validation.json"), results)
         plots.plot_run(out)
 
-    write_json(os.path.join(out, "run.json"), {**run_record(started, commit), "replicas": replicas,
+    write_json(os.path.join(out, "run.json"), {**run_record(started, commit, gflops), "replicas": replicas,
                                                "distribute": distribute.strategy_name(strategy)})
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
@@ -470,15 +474,16 @@ EXPORT_SECONDS = 15  # kept back for each classifier's export (5 to 10 measured 
 FINETUNE_MARGIN = 1.1  # the fine-tuning's timed epochs, and a tenth more, are kept back from pretraining
 
 
-def finetune_seconds(splits, cfg, vectorizer, encoder=None):
-    """{name: seconds} that each classifier's epochs (training and validation) will take, from the speed of a
-    throwaway classifier (on a copy of `encoder`, or a new encoder of `cfg`'s architecture) trained a few
-    steps on a sample of its training texts, and the time it took to build and trace. Frozen epochs are
-    counted at the trainable speed (fewer gradients: an overestimate)."""
+def finetune_timings(splits, cfg, vectorizer, encoder=None):
+    """{name: timing} of each classifier, from the speed of a throwaway classifier (on a copy of `encoder`, or
+    a new encoder of `cfg`'s architecture) trained a few steps on a sample of its training texts, and the
+    time it took to build and trace. A timing holds `per_step` and `overhead` (seconds), the `steps` and
+    `val_steps` of a pass, the `epochs` and `phases`, and `seconds`: what its epochs will take (see
+    `finetune_cost`). Frozen epochs are counted at the trainable speed (fewer gradients: an overestimate)."""
     import keras
     from keras_bert_mlm import budget, model
 
-    seconds = {}
+    timings = {}
     for name, split in splits.items():
         train = training_texts(split)
         sample = train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)
@@ -494,15 +499,29 @@ def finetune_seconds(splits, cfg, vectorizer, encoder=None):
         # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
         batches, started, timed = classifier_batches(sample, vectorizer, cfg, True), time.time(), 60
         per_step = budget.seconds_per_step(build, batches, steps=timed)
-        overhead = time.time() - started - timed * per_step  # building the model, tracing its training step
         steps, val_steps = (-(-len(part) // cfg.clf_batch_size) for part in (train, split["validation"]))
-        epochs = cfg.clf_frozen_epochs + cfg.clf_finetune_epochs
-        phases = bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)
-        # A validation step has no gradients (~1/3 of a training step); each phase builds and traces anew.
-        seconds[name] = epochs * per_step * (steps + val_steps / 3) + phases * overhead
-        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {epochs} epochs of {steps} steps "
-            f"~{seconds[name] / 60:.1f} minutes")
-    return seconds
+        t = {"per_step": per_step, "overhead": time.time() - started - timed * per_step,  # build, trace
+             "steps": steps, "val_steps": val_steps, "epochs": cfg.clf_frozen_epochs + cfg.clf_finetune_epochs,
+             "phases": bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)}
+        timings[name] = {**t, "seconds": finetune_cost(t, steps)}
+        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {t['epochs']} epochs of {steps} steps "
+            f"~{timings[name]['seconds'] / 60:.1f} minutes")
+    return timings
+
+
+def finetune_cost(timing, steps):
+    """Seconds of a classifier's epochs of `steps` training steps each: a validation step has no gradients
+    (~1/3 of a training step), and each phase builds and traces anew."""
+    return (timing["epochs"] * timing["per_step"] * (steps + timing["val_steps"] / 3)
+            + timing["phases"] * timing["overhead"])
+
+
+def steps_that_fit(timing, seconds, margin=0.95):
+    """Training steps per epoch with which the `timing`'s epochs fit in `seconds` (with a 5% margin): a whole
+    pass when they fit, else fewer (at least 1), so that every epoch, its validation and the learning-rate
+    schedule still run to their end on a machine slower than the plan needed."""
+    per_epoch = (margin * seconds - timing["phases"] * timing["overhead"]) / (timing["epochs"] * timing["per_step"])
+    return int(max(1, min(timing["steps"], per_epoch - timing["val_steps"] / 3)))
 
 
 def finetune_deadlines(costs, names, deadline):
@@ -538,16 +557,18 @@ def classifier_batches(part, vectorizer, cfg, shuffle, replicas=1):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None):
+def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None,
+             timing=None):
     """Phase 1 trains the head on a frozen encoder, phase 2 everything; keeps the best validation epoch.
 
     `split` holds "train" and "validation" DataFrames (text, label) and, when distilling, an "unlabelled"
     one whose labels are the teacher's probabilities (set in `main`): trained on beside "train".
 
     With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline;
-    the earlier datasets' overruns are taken from the later ones. A classifier that an interrupted run
-    finished (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning
-    starts again (minutes, against hours of pretraining)."""
+    the earlier datasets' overruns are taken from the later ones. With its `timing` too (`finetune_timings`),
+    epochs that would not fit in the time left are shortened (`steps_that_fit`) instead of cut off. A
+    classifier that an interrupted run finished (NAME/chosen.json and NAME/classifier.keras) is only
+    exported; an interrupted fine-tuning starts again (minutes, against hours of pretraining)."""
     import keras
     import tensorflow as tf
     from keras_bert_mlm import budget, distribute, export, model
@@ -569,6 +590,15 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     train_ds, val_ds = (classifier_batches(split[part], vectorizer, cfg, part == "train", replicas)
                         for part in ("train", "validation"))
     steps = -(-len(split["train"]) // (cfg.clf_batch_size * replicas))
+    if deadline and timing:
+        left = deadline - time.time()
+        fitted = min(steps, steps_that_fit(timing, left))
+        if fitted < steps:
+            log(f"{name}: {timing['epochs']} epochs of {steps} steps would take "
+                f"~{finetune_cost(timing, steps) / 60:.1f} minutes and {left / 60:.1f} are left: epochs of {fitted} "
+                f"steps ({fitted / steps:.0%} of a pass) "
+                "drawn from the reshuffled texts")
+            steps = fitted
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
         encoder = model.copy_encoder(pretrained_encoder)
@@ -601,7 +631,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
             callbacks=callbacks).history
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:
-            best = {"phase": phase, "epoch": epoch + 1, **{k: float(v[epoch]) for k, v in history.items()}}
+            best = {"phase": phase, "epoch": epoch + 1, "steps_per_epoch": steps,
+                    **{k: float(v[epoch]) for k, v in history.items()}}
             best_weights = classifier.get_weights()
     classifier.set_weights(best_weights)
     log(f"{name}: chose phase {best['phase']} epoch {best['epoch']}, "

@@ -134,7 +134,9 @@ def main(argv=None):
     names = Config(datasets=args.datasets).dataset_list  # validates the names
     from test import binary_metrics
 
-    from . import data
+    from . import bench, data
+
+    gflops = bench.matmul_peak_gflops(seconds=1.0)  # the machine's speed, for the results tables (run.json)
 
     seed = Config().seed
     validation, metrics = {}, {}
@@ -149,7 +151,7 @@ def main(argv=None):
     except OSError as e:
         raise UserError(f"--output-dir {args.output_dir}: not writable ({e.strerror})") from None
     for file, obj in (("baseline.json", {"model": "bag of bigrams", **SETTINGS}), ("validation.json", validation),
-                      ("metrics.json", metrics), ("run.json", run_record(started, commit))):
+                      ("metrics.json", metrics), ("run.json", run_record(started, commit, gflops))):
         write_json(os.path.join(args.output_dir, file), obj)
     print(f"wrote {args.output_dir}")
 

@@ -5,8 +5,9 @@
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
 metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the run
 (its directory's name), the preset (and the settings that differ from it), wall time and machine of
-train.py, validation and test accuracy of each dataset, and the commit that trained it. Runs given with `--unscored` were set aside
-on validation: their test split is never scored, and their test columns say so.
+train.py (with its float32 matmul GFLOP/s where run.json records it), validation and test accuracy of
+each dataset, and the commit that trained it. Runs given with `--unscored` were set aside on
+validation: their test split is never scored, and their test columns say so.
 """
 
 import json
@@ -53,7 +54,9 @@ def row(run, scored=True):
 
     minutes = record.get("wall_minutes")
     name = os.path.basename(os.path.normpath(run))
-    cells = [f"`{name}`", what, "–" if minutes is None else f"{minutes:.1f}", record.get("machine", "–")]
+    machine = record.get("machine", "–") + (f", {record['matmul_gflops']:.0f} GFLOP/s" if "matmul_gflops" in record
+                                             else "")
+    cells = [f"`{name}`", what, "–" if minutes is None else f"{minutes:.1f}", machine]
     for name, _ in DATASETS:
         cells += [pct(validation.get(name, {}).get("val_accuracy")), pct(metrics.get(name, {}).get("accuracy"))]
     return cells + [f"`{record.get('commit') or '?'}`"]

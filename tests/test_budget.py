@@ -1,4 +1,4 @@
-"""--time-budget planning, the optimizer settings, the results table and the bag-of-bigrams baseline."""
+"""--time-budget planning, the optimizer settings, the allocator setting, the results table and the baseline."""
 
 import json
 import os
@@ -48,6 +48,38 @@ def test_fine_tuning_deadlines_share_the_time_by_timed_cost(monkeypatch):
     assert train.finetune_deadlines({"imdb": 300.0}, ["imdb"], None) == {}
 
 
+def test_epochs_that_would_miss_the_deadline_are_shortened_not_cut():
+    timing = {"per_step": 1.0, "overhead": 10.0, "steps": 100, "val_steps": 30, "epochs": 2, "phases": 1}
+    assert train.finetune_cost(timing, 100) == pytest.approx(2 * (100 + 10) + 10)  # validation at 1/3 a step
+    assert train.steps_that_fit(timing, 1000.0) == 100  # a whole pass fits: never more
+    fitted = train.steps_that_fit(timing, 120.0)
+    assert fitted == 42 and train.finetune_cost(timing, fitted) <= 0.95 * 120.0 < train.finetune_cost(timing, 43)
+    assert train.steps_that_fit(timing, 5.0) == 1  # nothing fits: still one step an epoch
+
+
+def test_fine_tuning_on_a_slow_machine_runs_every_epoch_shorter(tiny_run, data_dir, tmp_path, capsys):
+    import dataclasses
+
+    from keras_bert_mlm import data, model, text  # noqa: F401 (model registers the layers encoder.keras uses)
+
+    with open(os.path.join(tiny_run, "config.json")) as f:
+        cfg = dataclasses.replace(Config.from_dict(json.load(f), "config.json"), clf_frozen_epochs=0,
+                                  clf_finetune_epochs=2)
+    split = data.load_dataset("rotten_tomatoes", data_dir, cfg.imdb_val_size, cfg.seed, True)
+    encoder = keras.saving.load_model(os.path.join(tiny_run, "mlm", "encoder.keras"))
+    vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(tiny_run, "vocab.txt")), cfg.max_len)
+    # As timed on a machine where a step takes 5 s: 2 epochs of 4 steps (and 1 validation step each) fit in
+    # 0.95 x 60 s, a whole pass of 160 / 16 = 10 steps does not. The real steps take milliseconds.
+    timing = {"per_step": 5.0, "overhead": 0.0, "steps": 10, "val_steps": 3, "epochs": 2, "phases": 1}
+    out = str(tmp_path)
+    chosen = train.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, out, 0, time.time() + 60.0,
+                            timing=timing)
+    assert "epochs of 4 steps (40% of a pass)" in capsys.readouterr().out
+    assert chosen["steps_per_epoch"] == 4
+    with open(os.path.join(out, "rotten_tomatoes", "history_finetune.csv")) as f:
+        assert len(f.read().splitlines()) == 1 + 2  # both epochs ran (and were validated)
+
+
 def test_deadline_stops_fit_in_time():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse")
@@ -78,10 +110,10 @@ def test_history_csv_keeps_one_row_per_epoch(tmp_path):
     assert rows[1:3] == ["0,3.0", "1,2.0"]
 
 
-def fake_run(folder, config, wall_minutes, val, test, commit="abc1234"):
+def fake_run(folder, config, wall_minutes, val, test, commit="abc1234", gflops=None):
     os.makedirs(folder)
-    files = {"config.json": config, "run.json": {"commit": commit, "machine": "x86_64, 2 CPU cores, no GPU",
-                                                 "wall_minutes": wall_minutes},
+    record = {"commit": commit, "machine": "x86_64, 2 CPU cores, no GPU", "wall_minutes": wall_minutes}
+    files = {"config.json": config, "run.json": {**record, **({"matmul_gflops": gflops} if gflops else {})},
              "validation.json": {name: {"val_accuracy": v} for name, v in val.items()},
              "metrics.json": {name: {"accuracy": t} for name, t in test.items()}}
     for name, obj in files.items():
@@ -92,7 +124,8 @@ def fake_run(folder, config, wall_minutes, val, test, commit="abc1234"):
 
 def test_results_table_names_the_preset_and_what_differs(tmp_path):
     ours = fake_run(tmp_path / "a", Config.from_preset("cpu-hour", seed=7).to_dict(), 58.25,
-                    {"imdb": 0.9012, "rotten_tomatoes": 0.7811}, {"imdb": 0.8999, "rotten_tomatoes": 0.7801})
+                    {"imdb": 0.9012, "rotten_tomatoes": 0.7811}, {"imdb": 0.8999, "rotten_tomatoes": 0.7801},
+                    gflops=117.4)
     baseline = fake_run(tmp_path / "b", {}, 1.0, {"imdb": 0.9}, {"imdb": 0.89})
     os.remove(os.path.join(baseline, "config.json"))
     with open(os.path.join(baseline, "baseline.json"), "w") as f:
@@ -100,12 +133,13 @@ def test_results_table_names_the_preset_and_what_differs(tmp_path):
     lines = results.table([ours, baseline]).splitlines()
     assert lines[0].startswith("| run | settings | train minutes | machine | IMDB val % | IMDB test % | RT val % "
                                "| RT test %")
-    assert lines[2] == ("| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | 89.99 | 78.11 "
-                        "| 78.01 | `abc1234` |")
+    assert lines[2] == ("| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU, 117 GFLOP/s | 90.12 | 89.99 "
+                        "| 78.11 | 78.01 | `abc1234` |")
     assert lines[3].startswith("| `b` | bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
     os.remove(os.path.join(ours, "metrics.json"))  # set aside on validation: its test split never scored
     assert results.table([], unscored=[ours]).splitlines()[2] == (
-        "| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU | 90.12 | not scored | 78.11 | not scored "
+        "| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU, 117 GFLOP/s | 90.12 | not scored | 78.11 "
+        "| not scored "
         "| `abc1234` |")
 
 
@@ -159,3 +193,12 @@ def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):
     # The fine-tuning's timed epochs (and the export) are kept back; pretraining gets at most the rest.
     assert plan["seconds_kept_back"] > train.EXPORT_SECONDS and plan["seconds"] + plan["seconds_kept_back"] < 90
     assert time.time() - start < 1.5 * 60 + 45  # the budget, and the start-up of Python and TensorFlow
+
+
+def test_glibc_keeps_freed_memory_for_the_next_step():
+    import platform
+
+    from keras_bert_mlm import memory
+
+    # mallopt answers 1 when glibc takes the setting; elsewhere the call is skipped (False).
+    assert memory.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -38,7 +38,7 @@ def test_train_writes_every_artifact(tiny_run):
     history = pd.read_csv(os.path.join(tiny_run, "mlm", "history.csv"))
     assert list(history["epoch"]) == [0, 1] and {"loss", "masked_accuracy", "val_loss"} <= set(history)
     record = json.load(open(os.path.join(tiny_run, "run.json")))
-    assert record["wall_minutes"] > 0 and "CPU cores" in record["machine"]
+    assert record["wall_minutes"] > 0 and "CPU cores" in record["machine"] and record["matmul_gflops"] > 0
     chosen = json.load(open(os.path.join(tiny_run, "validation.json")))["imdb"]
     assert chosen["phase"] in ("frozen", "finetune") and 0 <= chosen["val_accuracy"] <= 1
 

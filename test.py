@@ -56,7 +56,9 @@ def main(argv=None):
         raise UserError(f"--batch-size must be positive, not {args.batch_size}")
 
     import tensorflow as tf
-    from keras_bert_mlm import data, export, plots, text
+    from keras_bert_mlm import data, export, memory, plots, text
+
+    memory.keep_freed_memory()
     from keras_bert_mlm.config import Config
 
     cfg = Config.from_json(config_path)

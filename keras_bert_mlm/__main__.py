@@ -64,7 +64,10 @@ def main(argv=None):
 
     import tensorflow as tf
 
+    from . import memory
     from .export import load_savedmodel
+
+    memory.keep_freed_memory()
 
     if args.command == "predict":
         loaded = load_savedmodel(path, "serve")

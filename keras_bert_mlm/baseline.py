@@ -134,8 +134,9 @@ def main(argv=None):
     names = Config(datasets=args.datasets).dataset_list  # validates the names
     from test import binary_metrics
 
-    from . import bench, data
+    from . import bench, data, memory
 
+    memory.keep_freed_memory()
     gflops = bench.matmul_peak_gflops(seconds=1.0)  # the machine's speed, for the results tables (run.json)
 
     seed = Config().seed

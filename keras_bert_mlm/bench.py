@@ -106,7 +106,7 @@ def main(argv=None):
 
     from . import export, masking, memory, model, text
 
-    memory.keep_freed_memory()  # as every command does (cli.run_command): both sides gain
+    memory.keep_freed_memory()  # as every command that runs a model does: both sides gain
 
     cfg = Config.from_preset(args.preset)
     keras.utils.set_random_seed(cfg.seed)

@@ -9,7 +9,6 @@ import dataclasses
 import signal
 import sys
 
-from . import memory
 from .config import Config, UserError
 
 
@@ -52,7 +51,6 @@ def run_command(main, interrupted=lambda: "interrupted"):
     """
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started ignoring it
         signal.signal(signal.SIGINT, _on_sigint)
-    memory.keep_freed_memory()  # twice the training speed where TensorFlow's tf.data tunes glibc (memory.py)
     try:
         main()
     except UserError as e:

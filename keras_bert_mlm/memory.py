@@ -6,7 +6,8 @@ buffer over 128 KB is then mmapped and unmapped at each step, and its pages faul
 again. On the 2-core development machine (cpu-hour model, MLM steps) that was 247,000 page faults a
 second and 40% of the CPU time in the kernel; `keep_freed_memory()` before the first dataset took
 it to 55,000 and 9%, and doubled the speed (3,884 to 7,751 real tokens/s), for a peak RSS of
-2.7 GB instead of 2.1. Every command calls it (`cli.run_command`, `bench`).
+2.7 GB instead of 2.1. Every command that runs a model calls it once TensorFlow is imported (its
+import undoes settings made before it: measured, 4,212 tokens/s and 176,208 faults/s then).
 """
 
 import ctypes
@@ -18,6 +19,8 @@ M_TOP_PAD, M_MMAP_THRESHOLD = -2, -3  # glibc's malloc.h
 def keep_freed_memory(mmap_threshold=32 << 20, top_pad=64 << 20):
     """Serve allocations up to `mmap_threshold` bytes (glibc's most) from the heap, and keep `top_pad`
     bytes free at a heap's top when trimming it. Returns whether it applied (False off glibc)."""
+    import tensorflow  # noqa: F401 (first: importing it undoes these settings)
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
         libc.gnu_get_libc_version  # glibc only (musl, macOS, Windows: leave the allocator alone)

@@ -57,9 +57,9 @@ def main(argv=None):
 
     import tensorflow as tf
     from keras_bert_mlm import data, export, memory, plots, text
+    from keras_bert_mlm.config import Config
 
     memory.keep_freed_memory()
-    from keras_bert_mlm.config import Config
 
     cfg = Config.from_json(config_path)
     names = [d.strip() for d in (args.datasets or cfg.datasets).split(",") if d.strip()]

@@ -202,3 +202,12 @@ def test_glibc_keeps_freed_memory_for_the_next_step():
 
     # mallopt answers 1 when glibc takes the setting; elsewhere the call is skipped (False).
     assert memory.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_readme_results_table_is_what_the_committed_run_records_print():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = sorted(os.path.join(root, "docs", "runs", d) for d in os.listdir(os.path.join(root, "docs", "runs")))
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    assert runs and all(line in readme for line in results.table(runs).splitlines()[2:])
+    assert "python3 -m keras_bert_mlm.results " + " ".join(f"docs/runs/{os.path.basename(r)}" for r in runs) in readme

@@ -224,6 +224,10 @@ def main(argv=None):
         for split in splits.values():
             split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
                                                    random_state=cfg.seed)
+    imdb_train = None  # what Rotten Tomatoes' teacher reads beside its own sentences (--teacher-reads-imdb)
+    if cfg.teacher_reads_imdb and cfg.distill_sentences and "rotten_tomatoes" in splits:
+        imdb_train = (splits["imdb"] if "imdb" in splits else data.load_dataset(
+            "imdb", args.data_dir, cfg.imdb_val_size, cfg.seed, args.offline))["train"]
     for name, flag, read in (("imdb", "distill_unlabelled", data.imdb_unlabelled),
                              ("rotten_tomatoes", "distill_sentences", data.imdb_sentences)):
         wanted = getattr(cfg, flag)
@@ -246,7 +250,7 @@ def main(argv=None):
                                                     "bigrams" if "unlabelled" in splits[name] else "") + ")"
            for name in cfg.dataset_list] + ["export"]))
     for name in teach:  # before pretraining: the fine-tuning's timing below needs every text it will read
-        label_unlabelled(name, splits[name], cfg.seed)
+        label_unlabelled(name, splits[name], cfg.seed, imdb_train if name == "rotten_tomatoes" else None)
 
     timings = {}  # each classifier's speed and epochs, timed once (by pretraining's plan, or before fine-tuning)
     todo = [n for n in cfg.dataset_list if n not in finished]
@@ -326,15 +330,23 @@ def vectorize(vectorizer, texts):
     return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
 
 
-def label_unlabelled(name, split, seed):
-    """Fill `split["unlabelled"]`'s labels with an NBSVM-style teacher's probabilities (trained on `split["train"]`)."""
+def label_unlabelled(name, split, seed, imdb_train=None):
+    """Fill `split["unlabelled"]`'s labels with an NBSVM-style teacher's probabilities, trained on `split["train"]`
+    and, when given, IMDB's labelled training reviews `imdb_train` (a DataFrame of text and label)."""
+    import pandas as pd
+
     from keras_bert_mlm import baseline
 
     unlabelled = split["unlabelled"]
     what = "unlabelled reviews" if name == "imdb" else "sentences of IMDB's unlabelled reviews"
-    log(f"{name}: an NBSVM-style bag of bigrams ({baseline.TEACHER['epochs']} epochs on the "
-        f"{len(split['train'])} training texts) labels {len(unlabelled)} {what}")
-    unlabelled["label"] = baseline.soft_labels(split["train"], unlabelled["text"], seed)
+    reads = f"the {len(split['train'])} training texts"
+    teacher_train = split["train"]
+    if imdb_train is not None:
+        reads += f" and IMDB's {len(imdb_train)} labelled training reviews"
+        teacher_train = pd.concat([split["train"], imdb_train], ignore_index=True)
+    log(f"{name}: an NBSVM-style bag of bigrams ({baseline.TEACHER['epochs']} epochs on {reads}) labels "
+        f"{len(unlabelled)} {what}")
+    unlabelled["label"] = baseline.soft_labels(teacher_train, unlabelled["text"], seed)
     log(f"{name}: {(unlabelled['label'] > 0.5).mean():.1%} of them positive, the probabilities become targets")
 
 

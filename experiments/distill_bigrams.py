@@ -27,6 +27,8 @@ p.add_argument("--teacher", default="tfidf", choices=["tfidf", "nbsvm"],
                help="tfidf: the baseline's bag of bigrams (train.py's teacher until stop 15); "
                     "nbsvm: baseline.nbsvm (train.py's teacher since)")
 p.add_argument("--teacher-epochs", type=int, default=2)  # the bag of bigrams' best validation epoch (blend_bigrams.jsonl)
+p.add_argument("--teacher-reads-imdb", action="store_true",
+               help="rotten_tomatoes: the teacher trains on IMDB's labelled training reviews too (the student does not)")
 p.add_argument("--unlabelled", type=int, default=50000, help="how many unsup reviews the teacher labels")
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "distill_bigrams.jsonl"))
 a = p.parse_args()
@@ -47,6 +49,10 @@ t = time.time()
 
 # The teacher: the baseline's bag of bigrams, or baseline.nbsvm.
 x_tr, y_tr = split["train"]["text"].to_numpy(), split["train"]["label"].to_numpy(np.float32)
+if a.teacher_reads_imdb:
+    imdb = data.load_dataset("imdb", a.data_dir, cfg.imdb_val_size, cfg.seed, True)["train"]
+    x_tr = np.concatenate([x_tr, imdb["text"].to_numpy()])
+    y_tr = np.concatenate([y_tr, imdb["label"].to_numpy(np.float32)])
 if a.teacher == "tfidf":
     vec, teacher = baseline.build(x_tr, cfg.seed)
     batches = lambda texts, labels=None, shuffle=False: baseline.batches(vec, texts, labels, cfg.seed if shuffle else None)

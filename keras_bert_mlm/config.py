@@ -75,6 +75,8 @@ class Config:
     distill_sentences: int = _s(0, "Rotten Tomatoes: the same with this many sentences (5 to 60 words) cut from "
                                 "IMDB's unlabelled reviews, labelled by a bag of bigrams trained on Rotten "
                                 "Tomatoes' training sentences (0 = off)")
+    teacher_reads_imdb: bool = _s(False, "with distill_sentences: Rotten Tomatoes' bag of bigrams also trains on "
+                                  "IMDB's labelled training reviews (the classifier itself does not)")
     # Export
     top_k: int = _s(10, "tokens returned by the fill_mask endpoint")
 

@@ -211,3 +211,25 @@ def test_readme_results_table_is_what_the_committed_run_records_print():
         readme = f.read()
     assert runs and all(line in readme for line in results.table(runs).splitlines()[2:])
     assert "python3 -m keras_bert_mlm.results " + " ".join(f"docs/runs/{os.path.basename(r)}" for r in runs) in readme
+
+
+def test_rotten_tomatoes_teacher_learns_from_imdb_reviews_when_told(tmp_path):
+    import pandas as pd
+    from keras_bert_mlm import data
+
+    imdb = data.read_imdb(data.find_source("imdb", fixtures.make_data_dir(str(tmp_path), n_train=400)))
+    imdb_train = data.imdb_splits(imdb, 8, 0)["train"]
+    # Sentences whose labels say nothing (filler words only, labels alternating), and sentences to label that
+    # carry the fixture's sentiment words: only IMDB's reviews can teach the teacher those.
+    rng = np.random.default_rng(0)
+    rt = {"train": pd.DataFrame({"text": [" ".join(rng.choice(fixtures.FILLER, 8)) for _ in range(40)],
+                                 "label": np.arange(40) % 2})}
+    positive = np.arange(60) % 2 == 1
+    sentences = [f"the film was {fixtures.POSITIVE[i % 8] if p else fixtures.NEGATIVE[i % 8]}"
+                 for i, p in enumerate(positive)]
+    agreement = {}
+    for reads in (None, imdb_train):
+        rt["unlabelled"] = pd.DataFrame({"text": sentences, "label": np.nan})
+        train.label_unlabelled("rotten_tomatoes", rt, 0, reads)
+        agreement[reads is None] = ((rt["unlabelled"]["label"].to_numpy() > 0.5) == positive).mean()
+    assert agreement[False] >= 0.9 and agreement[True] <= 0.7, agreement

@@ -122,12 +122,14 @@ def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
 def test_fine_tunes_on_unlabelled_texts_labelled_by_the_bag_of_bigrams(tiny_run, data_dir, tmp_path):
     out = str(tmp_path / "distilled")
     result = run_script("train.py", "--preset", "tiny", "--offline", "--data-dir", data_dir, "--output-dir", out,
-                        "--pretrained", tiny_run, "--distill-unlabelled", "150", "--distill-sentences", "100")
+                        "--pretrained", tiny_run, "--distill-unlabelled", "150", "--distill-sentences", "100",
+                        "--teacher-reads-imdb", "true")
     assert result.returncode == 0, result.stderr
     assert "192 texts + 150 labelled by a bag of bigrams" in result.stdout
     assert "labels 150 unlabelled reviews" in result.stdout
     assert "160 texts + 100 labelled by a bag of bigrams" in result.stdout
-    assert "labels 100 sentences of IMDB's unlabelled reviews" in result.stdout
+    assert "on the 160 training texts and IMDB's 192 labelled training reviews) labels 100 sentences of IMDB's " \
+        "unlabelled reviews" in result.stdout
     # Each epoch reads the 192 labelled and the 150 teacher-labelled reviews: 22 batches of 16 (12 without);
     # Rotten Tomatoes' 160 training sentences and 100 cut from IMDB's reviews: 17 (10 without).
     assert re.search(r"^22/22 ", result.stdout, re.M) and re.search(r"^17/17 ", result.stdout, re.M), result.stdout

@@ -149,12 +149,16 @@ def imdb_sentences(data_dir, offline=False, limit=None):
     in file order, at most `limit` of them: unlabelled text of Rotten Tomatoes' kind (one sentence each)."""
     sentences = []
     for review in imdb_unlabelled(data_dir, offline):
-        for sentence in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review):
-            if 5 <= len(sentence.split()) <= 60:
-                sentences.append(sentence.strip())
-                if len(sentences) == limit:
-                    return sentences
+        for sentence in sentences_of(review):
+            sentences.append(sentence)
+            if len(sentences) == limit:
+                return sentences
     return sentences
+
+
+def sentences_of(review):
+    """The sentences of 5 to 60 words in `review`, cut at `.`, `!`, `?` and `<br />`."""
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review) if 5 <= len(s.split()) <= 60]
 
 
 def pretraining_corpus(data_dir, offline=False):

@@ -227,9 +227,9 @@ def test_rotten_tomatoes_teacher_learns_from_imdb_reviews_when_told(tmp_path):
     positive = np.arange(60) % 2 == 1
     sentences = [f"the film was {fixtures.POSITIVE[i % 8] if p else fixtures.NEGATIVE[i % 8]}"
                  for i, p in enumerate(positive)]
-    agreement = {}
-    for reads in (None, imdb_train):
+    agreement = {}  # of the teacher's labels with the sentences' sentiment, with and without IMDB's reviews
+    for name, reads in (("with", imdb_train), ("without", None)):
         rt["unlabelled"] = pd.DataFrame({"text": sentences, "label": np.nan})
         train.label_unlabelled("rotten_tomatoes", rt, 0, reads)
-        agreement[reads is None] = ((rt["unlabelled"]["label"].to_numpy() > 0.5) == positive).mean()
-    assert agreement[False] >= 0.9 and agreement[True] <= 0.7, agreement
+        agreement[name] = ((rt["unlabelled"]["label"].to_numpy() > 0.5) == positive).mean()
+    assert agreement["with"] >= 0.9 and agreement["without"] <= 0.7, agreement

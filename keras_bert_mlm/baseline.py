@@ -60,8 +60,8 @@ def batches(vectorizer, texts, labels=None, shuffle_seed=None):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"]):
-    """The NBSVM-style teacher (Wang & Manning 2012), compiled, not fitted: binary uni- and bigrams of `texts`
+def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"], ngrams=TEACHER["ngrams"]):
+    """The NBSVM-style teacher (Wang & Manning 2012), compiled, not fitted: binary 1- to `ngrams`-grams of `texts`
     (the `max_tokens` most frequent) scaled by their naive-Bayes log-count ratio under `labels` (add-one
     smoothing), and one sigmoid unit. Returns (model, batches), `batches(texts, labels=None, shuffle=False)`
     giving its sparse inputs."""
@@ -70,7 +70,7 @@ def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"]):
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    vectorizer = keras.layers.TextVectorization(output_mode="multi_hot", ngrams=TEACHER["ngrams"],
+    vectorizer = keras.layers.TextVectorization(output_mode="multi_hot", ngrams=ngrams,
                                                 max_tokens=max_tokens, sparse=True)
     vectorizer.adapt(texts)
 

@@ -166,9 +166,10 @@ PRESETS = {
     # on 50,000 sentences cut from them, labelled by its own (the same script: 75.05% against 73.55%;
     # cpu-hour-v6: 75.61% against cpu-hour-v5's 73.83%), a teacher that also reads IMDB's labelled
     # training reviews (the same script on cpu-hour-v8's encoder: teacher 79.17% against 77.30%,
-    # student 76.36% against 74.77%). Those epochs take about 35 of the 60 minutes on the machine of
-    # cpu-hour-v6, all of them on cpu-hour-v8's; pretraining gets what their timed cost leaves (it
-    # bought IMDB nothing measurable at this size: README, "What the pretraining buys").
+    # student 76.36% against 74.77%). Those epochs were timed at about 38 of the 60 minutes in
+    # cpu-hour-v6, at 51 and 78 on the slower machine of cpu-hour-v9 and cpu-hour-v8, which left
+    # pretraining nothing; pretraining gets what their timed cost leaves (it bought IMDB nothing
+    # measurable at this size: README, "What the pretraining buys").
     "cpu-hour": dict(
         max_len=512, num_layers=2, num_heads=4, ff_dim=256, bigram_buckets=65536, mlm_epochs=20, mlm_time_share=1.0,
         lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,

@@ -149,38 +149,43 @@ class Config:
         return cls(**data)
 
 
+# Presets: short overrides of the defaults above (which are the keras.io example's), one reason each.
+# How each preset scored, and on which machine, is in docs/results.md, never here.
 PRESETS = {
     # The keras.io example "End-to-end Masked Language Modeling with BERT", setting for setting.
     "keras-example": {},
-    # Trains in seconds: for tests and for trying the pipeline.
+    # Trains in seconds on a few hundred texts: for the tests and for trying the pipeline.
     "tiny": dict(
         vocab_size=500, max_len=32, embed_dim=16, num_heads=2, ff_dim=32, mlm_val_size=16,
         mlm_epochs=2, mlm_batch_size=16, imdb_val_size=8, clf_batch_size=16, clf_learning_rate=1e-2,
         clf_frozen_epochs=2, clf_finetune_epochs=1, head_hidden=8, top_k=5,
     ),
-    # Our recipe for one hour on a 2-core CPU (#6): whole reviews (512 tokens), two layers of 4 wider
-    # heads, hashed word-pair embeddings, mean pooling, AdamW with warm-up and cosine decay, planned to
-    # fit 60 minutes. IMDB is fine-tuned on its 50,000 unlabelled reviews too, labelled by a bag of
-    # bigrams (experiments/distill_bigrams.py: validation 90.80% against 89.56% without them; 91.24%
-    # in the README's cpu-hour-v5, with the NBSVM-style teacher of baseline.nbsvm), and Rotten Tomatoes
-    # on 50,000 sentences cut from them, labelled by its own (the same script: 75.05% against 73.55%;
-    # cpu-hour-v6: 75.61% against cpu-hour-v5's 73.83%), a teacher that also reads IMDB's labelled
-    # training reviews (the same script on cpu-hour-v8's encoder: teacher 79.17% against 77.30%,
-    # student 76.36% against 74.77%). Those epochs were timed at about 38 of the 60 minutes in
-    # cpu-hour-v6, at 51 and 78 on the slower machine of cpu-hour-v9 and cpu-hour-v8, which left
-    # pretraining nothing; pretraining gets what their timed cost leaves (it bought IMDB nothing
-    # measurable at this size: README, "What the pretraining buys").
+    # Our recipe for one hour on a 2-core CPU.
     "cpu-hour": dict(
-        max_len=512, num_layers=2, num_heads=4, ff_dim=256, bigram_buckets=65536, mlm_epochs=20, mlm_time_share=1.0,
-        lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,
-        pooling="mean", head_dropout=0.1, head_hidden=0,
-        clf_frozen_epochs=0, clf_finetune_epochs=2, clf_finetune_learning_rate=3e-4, patience=1,
-        distill_unlabelled=50000, distill_sentences=50000, teacher_reads_imdb=True, time_budget=60.0,
+        max_len=512,                  # whole reviews: all but about a tenth of IMDB's fit in 512 tokens
+        num_layers=2, num_heads=4,    # depth over width, 32-wide heads: fewer, larger matmuls on a CPU
+        ff_dim=256,                   # the usual 2x width feed-forward block
+        bigram_buckets=65536,         # word pairs ("not good") from the first layer, as fastText adds n-grams
+        mlm_epochs=20,                # a cap only: the time budget decides the steps
+        mlm_time_share=1.0,           # pretraining gets all the time the timed fine-tuning leaves
+        lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,  # AdamW, warm-up, cosine decay, clipping
+        pooling="mean",               # every real token counts: above max and first-token pooling on validation
+        head_dropout=0.1, head_hidden=0,  # a linear head on the pooled vector, lightly regularized
+        clf_frozen_epochs=0,          # every fine-tuning minute goes to epochs that also train the encoder
+        clf_finetune_epochs=2, clf_finetune_learning_rate=3e-4, patience=1,  # two epochs of IMDB fill the hour
+        distill_unlabelled=50000,     # IMDB's unlabelled reviews, labelled by the bag-of-bigrams teacher
+        distill_sentences=50000,      # Rotten Tomatoes has no unlabelled text: sentences cut from IMDB's
+        teacher_reads_imdb=True,      # Rotten Tomatoes' teacher learns more words from IMDB's reviews
+        time_budget=60.0,             # the hour this preset is named for
     ),
 }
-# The cpu-hour recipe with a deeper encoder and the time the `best` row of the README allows (150 minutes
-# on 2 cores); pretraining gets what the fine-tuning's timed epochs leave (IMDB's took 28 and 27 minutes
-# an epoch at 4 layers in the README's best-v2). That run was made before the timed planner and the
-# Rotten Tomatoes sentences, with 38% of the time for pretraining: 115 minutes, no better than cpu-hour.
-# With this recipe (best-v3: 130 minutes, 30 of them pretraining) it is within noise of cpu-hour-v9.
+# The cpu-hour recipe, deeper, in the 150 minutes the `best` target allows.
 PRESETS["best"] = {**PRESETS["cpu-hour"], "num_layers": 4, "ff_dim": 512, "time_budget": 150.0}
+
+# One line per preset, for `--help` and the README's presets table.
+PURPOSES = {
+    "keras-example": "the keras.io example, setting for setting: the point of comparison",
+    "tiny": "trains in seconds: tests and trying the pipeline",
+    "cpu-hour": "our recipe for one hour on a 2-core CPU (the README's command)",
+    "best": "the cpu-hour recipe with 4 layers, in 150 minutes",
+}

@@ -1,6 +1,6 @@
 """Does the transformer add anything to a bag of bigrams? Blend the two on validation only (#6).
 
-    python3 experiments/blend_bigrams.py --run runs/cpu-hour-v2 --dataset imdb
+    python3 -m experiments.blend_bigrams --run runs/cpu-hour-v2 --dataset imdb
 
 Trains the baseline's bag of bigrams (`keras_bert_mlm.baseline.SETTINGS`: tf-idf of up to 100,000
 words and word pairs, one sigmoid `Dense`, Adam, 5 epochs) on the same training split, scores the
@@ -8,8 +8,7 @@ run's exported `serve` SavedModel on the validation split, and prints the valida
 sigmoid(w * logit_transformer + (1 - w) * logit_bigrams) for w = 0, 0.1, ..., 1, and the two models'
 agreement. One JSON line per run goes to --results. Not used by train.py; test is never read.
 """
-import argparse, json, os, sys, time
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import argparse, json, os, time
 p = argparse.ArgumentParser()
 p.add_argument("--run", required=True, help="a train.py output dir with DATASET/savedmodel")
 p.add_argument("--data-dir", default="../shared/data")
@@ -17,7 +16,7 @@ p.add_argument("--dataset", default="imdb")
 p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "blend_bigrams.jsonl"))
 a = p.parse_args()
 import numpy as np, tensorflow as tf
-from keras_bert_mlm import baseline, data
+from keras_bert_mlm import baseline, data, teacher
 from keras_bert_mlm.config import Config
 cfg = Config.from_json(os.path.join(a.run, "config.json"))
 split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, True)
@@ -25,7 +24,7 @@ y = split["validation"]["label"].to_numpy()
 t = time.time()
 vec, bow = baseline.build(split["train"]["text"].to_numpy(), cfg.seed)
 def batches(part, shuffle=False):
-    return baseline.batches(vec, part["text"].to_numpy(), part["label"].to_numpy(np.float32),
+    return teacher.text_batches(vec, part["text"].to_numpy(), part["label"].to_numpy(np.float32),
                             cfg.seed if shuffle else None)
 bow_val = []
 for epoch in range(baseline.SETTINGS["epochs"]):  # the baseline's 5 epochs, one at a time to see validation after each

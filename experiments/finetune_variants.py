@@ -1,6 +1,6 @@
 """Fine-tuning variants on one run's pretrained encoder, scored on validation only (#6).
 
-    python3 experiments/finetune_variants.py --run runs/cpu-hour-v2 --dataset rotten_tomatoes --lr 3e-4 --epochs 4
+    python3 -m experiments.finetune_variants --run runs/cpu-hour-v2 --dataset rotten_tomatoes --lr 3e-4 --epochs 4
 
 The scratch script behind the README's fine-tuning comparisons, kept as it was run (only the paths
 became flags): each run prints its per-epoch figures and appends them to --results as one JSON line.
@@ -8,12 +8,11 @@ It builds its own classifier (the package's layers, a mean-pooled encoder, optio
 pooled embeddings beside it) so that variants the package does not offer can be tried: starting
 from another dataset's classifier, frozen embedding tables, word dropout. Not used by train.py.
 """
-import argparse, json, os, sys, time
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import argparse, json, os, time
 p = argparse.ArgumentParser()
 p.add_argument("--run", required=True, help="a train.py output dir: its vocab.txt, config.json, mlm/encoder.keras")
 p.add_argument("--data-dir", default="../shared/data")
-p.add_argument("--results", default="finetune_variants.jsonl")
+p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "finetune_variants.jsonl"))
 p.add_argument("--dataset", default="imdb")
 p.add_argument("--init", default="mlm")  # mlm, random (same architecture, no pretraining) or a classifier.keras path
 p.add_argument("--keep-head", action="store_true")
@@ -28,8 +27,9 @@ p.add_argument("--head-tokens", type=int, default=0)  # >0: keep the first N and
 a = p.parse_args()
 import numpy as np, keras, tensorflow as tf
 from keras import layers
-from keras_bert_mlm import batching, budget, data, model, text
+from keras_bert_mlm import batching, data, models, text
 from keras_bert_mlm.config import Config
+from keras_bert_mlm.optimizer import make_optimizer
 cfg = Config.from_json(os.path.join(a.run, "config.json"))
 cfg = Config(**{**cfg.to_dict(), "weight_decay": a.wd, "head_dropout": a.head_dropout})
 keras.utils.set_random_seed(cfg.seed)
@@ -37,9 +37,8 @@ split = data.load_dataset(a.dataset, a.data_dir, cfg.imdb_val_size, cfg.seed, Tr
 vocab = text.load_vocabulary(os.path.join(a.run, "vocab.txt"))
 vec = text.make_vectorizer(vocab, cfg.max_len)
 def ds(part, shuffle):
-    import train
     if a.head_tokens:  # head + tail truncation of a review longer than max_len
-        long = train.vectorize(text.make_vectorizer(vocab, 4096), part["text"])
+        long = text.vectorize(text.make_vectorizer(vocab, 4096), part["text"])
         n = (long != 0).sum(1)
         tail = cfg.max_len - a.head_tokens
         ids = long[:, :cfg.max_len].copy()
@@ -47,7 +46,7 @@ def ds(part, shuffle):
             ids[i, a.head_tokens:] = long[i, n[i] - tail:n[i]]
         print(f"head+tail: {int((n > cfg.max_len).sum())} of {len(n)} texts longer than {cfg.max_len}", flush=True)
     else:
-        ids = train.vectorize(vec, part["text"])
+        ids = text.vectorize(vec, part["text"])
     ds = batching.make_batches(ids, 32, part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
                                  repeat=shuffle)
     if shuffle and a.word_dropout:
@@ -57,22 +56,22 @@ def ds(part, shuffle):
         ds = ds.map(drop)
     return ds.prefetch(tf.data.AUTOTUNE)
 if a.init == "mlm":
-    enc = model.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras")))
+    enc = models.copy_encoder(keras.saving.load_model(os.path.join(a.run, "mlm", "encoder.keras")))
     head_src = None
 elif a.init == "random":  # what pretraining buys: the same encoder, freshly initialized
-    enc = model.build_encoder(cfg)
+    enc = models.build_encoder(**cfg.encoder_settings())
     head_src = None
 else:
     src = keras.saving.load_model(a.init)
-    enc = model.copy_encoder(src.get_layer("encoder"))
+    enc = models.copy_encoder(src.get_layer("encoder"))
     head_src = src.get_layer("head")
 tok = keras.Input((None,), dtype="int32")
 if a.pool == "concat":
     inner = keras.Model(enc.inputs, [enc.get_layer("embeddings").output, enc.output])
     e, o = inner(tok)
-    x = layers.Concatenate()([model.SequencePooling("mean")(o, tok), model.SequencePooling("mean")(e, tok)])
+    x = layers.Concatenate()([models.SequencePooling("mean")(o, tok), models.SequencePooling("mean")(e, tok)])
 else:
-    x = model.SequencePooling("mean")(enc(tok), tok)
+    x = models.SequencePooling("mean")(enc(tok), tok)
 x = layers.Dropout(cfg.head_dropout)(x)
 head = layers.Dense(1, activation="sigmoid", name="head")
 prob = head(x)
@@ -83,7 +82,7 @@ emb = enc.get_layer("embeddings")
 for f in filter(None, a.freeze.split(",")):
     getattr(emb, f + "_embedding").trainable = False
 steps = -(-len(split["train"]) // 32)
-clf.compile(optimizer=budget.make_optimizer(cfg, a.lr, a.epochs * steps), loss="binary_crossentropy", metrics=["accuracy"])
+clf.compile(optimizer=make_optimizer(cfg, a.lr, a.epochs * steps), loss="binary_crossentropy", metrics=["accuracy"])
 print("trainable params", sum(int(np.prod(v.shape)) for v in clf.trainable_variables), flush=True)
 val = ds(split["validation"], False)
 if head_src is not None:

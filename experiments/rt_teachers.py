@@ -1,16 +1,15 @@
 """What Rotten Tomatoes' NBSVM-style teacher should read, scored on validation only (#6).
 
-    python3 experiments/rt_teachers.py --data-dir ../shared/data
+    python3 -m experiments.rt_teachers --data-dir ../shared/data
 
 The Rotten Tomatoes student of `train.py --distill-sentences` stays about two points under its teacher, so
-a better teacher is the lever. `baseline.nbsvm` trained on: Rotten Tomatoes' 8,530 training sentences (the
+a better teacher is the lever. `teacher.nbsvm` trained on: Rotten Tomatoes' 8,530 training sentences (the
 teacher until stop 19); IMDB's 22,500 labelled training reviews alone; both (`--teacher-reads-imdb`);
 both with the sentences repeated 2 and 3 times; the sentences and IMDB's reviews cut into sentences (each
 with its review's label); both at 800,000 features. Prints validation accuracy per epoch; appends one JSON
 line to --results. Not run by train.py; test is never read.
 """
-import argparse, json, os, sys, time
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import argparse, json, os, time
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
@@ -19,7 +18,7 @@ if __name__ == "__main__":
     p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "rt_teachers.jsonl"))
     a = p.parse_args()
     import numpy as np, keras
-    from keras_bert_mlm import baseline, data, memory
+    from keras_bert_mlm import data, memory, teacher
     from keras_bert_mlm.config import Config
     memory.keep_freed_memory()
     cfg = Config()
@@ -42,7 +41,7 @@ if __name__ == "__main__":
         t = time.time()
         keras.utils.set_random_seed(cfg.seed)
         x, y = np.concatenate([np.asarray(v, object) for v in xs]), np.concatenate(ys).astype(np.float32)
-        nb, batches = baseline.nbsvm(x, y, cfg.seed, 800000 if name.endswith("@800k") else baseline.TEACHER["max_tokens"])
+        nb, batches = teacher.nbsvm(x, y, cfg.seed, 800000 if name.endswith("@800k") else teacher.TEACHER["max_tokens"])
         h = nb.fit(batches(x, y, True), validation_data=batches(x_va, y_va), epochs=a.epochs, verbose=0)
         res[name] = {"texts": len(x), "val_accuracy": h.history["val_accuracy"], "minutes": (time.time() - t) / 60}
         print(name, len(x), [round(v, 4) for v in h.history["val_accuracy"]], f"{res[name]['minutes']:.1f} min",

@@ -1,17 +1,16 @@
 """Candidate teachers for distillation on IMDB, scored on validation only (#6).
 
-    python3 experiments/teachers.py --data-dir ../shared/data
+    python3 -m experiments.teachers --data-dir ../shared/data
 
 The student of `train.py --distill-unlabelled` ends about level with its teacher, so a better teacher
 is the lever. Compares, on our IMDB split (22,500 train / 2,500 validation): the baseline's bag of
-bigrams (tf-idf, 100,000 uni- and bigrams: `baseline.soft_labels`'s teacher until stop 15) and
-NBSVM-style features (`baseline.nbsvm`, Wang & Manning 2012: binary uni- and bigrams scaled by their
+bigrams (tf-idf, 100,000 uni- and bigrams: `teacher.soft_labels`'s teacher until stop 15) and
+NBSVM-style features (`teacher.nbsvm`, Wang & Manning 2012: binary uni- and bigrams scaled by their
 naive-Bayes log-count ratio, one logistic unit; the teacher since), with --max-tokens features, up to
 --ngrams-grams, and with --reads-rt Rotten Tomatoes' training sentences beside the reviews. Prints
 validation accuracy per epoch; appends a JSON line to --results. Not run by train.py; test is never read.
 """
-import argparse, json, os, sys, time
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import argparse, json, os, time
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
@@ -24,7 +23,7 @@ if __name__ == "__main__":
     p.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "teachers.jsonl"))
     a = p.parse_args()
     import numpy as np, keras
-    from keras_bert_mlm import baseline, data
+    from keras_bert_mlm import baseline, data, teacher
     from keras_bert_mlm.config import Config
     cfg = Config()
     keras.utils.set_random_seed(cfg.seed)
@@ -37,7 +36,7 @@ if __name__ == "__main__":
     if not a.nbsvm_only:
         t = time.time()
         vec, model = baseline.build(x_tr, cfg.seed)
-        h = model.fit(baseline.batches(vec, x_tr, y_tr, cfg.seed), validation_data=baseline.batches(vec, x_va, y_va),
+        h = model.fit(teacher.text_batches(vec, x_tr, y_tr, cfg.seed), validation_data=teacher.text_batches(vec, x_va, y_va),
                       epochs=a.epochs, verbose=0)
         res["tfidf_bigrams_val_accuracy"] = h.history["val_accuracy"]
         res["tfidf_bigrams_minutes"] = (time.time() - t) / 60
@@ -49,7 +48,7 @@ if __name__ == "__main__":
         rt = data.load_dataset("rotten_tomatoes", a.data_dir, offline=True)["train"]
         x_tr = np.concatenate([x_tr, rt["text"].to_numpy()])
         y_tr = np.concatenate([y_tr, rt["label"].to_numpy(np.float32)])
-    nb, batches = baseline.nbsvm(x_tr, y_tr, cfg.seed, a.max_tokens, a.ngrams)
+    nb, batches = teacher.nbsvm(x_tr, y_tr, cfg.seed, a.max_tokens, a.ngrams)
     h = nb.fit(batches(x_tr, y_tr, True), validation_data=batches(x_va, y_va), epochs=a.epochs, verbose=0)
     res["nbsvm_val_accuracy"] = h.history["val_accuracy"]
     res["nbsvm_minutes"] = (time.time() - t) / 60

@@ -23,21 +23,11 @@ import tensorflow as tf
 
 from . import losses
 from .config import Config, UserError
+from .runinfo import matmul_peak_gflops
 
 
 def emit(**record):
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}), flush=True)
-
-
-def matmul_peak_gflops(seconds=2.0, n=2048):
-    a = tf.random.normal((n, n))
-    mm = tf.function(lambda a: tf.matmul(a, a))
-    mm(a).numpy()
-    start, count = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        mm(a).numpy()
-        count += 1
-    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
 
 
 def load_texts(data_dir, n, seed):
@@ -104,7 +94,7 @@ def main(argv=None):
     parser.add_argument("--texts", type=int, default=4000, help="texts to sample (default: 4000)")
     args = parser.parse_args(argv)
 
-    from . import export, masking, memory, model, text
+    from . import export, masking, memory, models, text
 
     memory.keep_freed_memory()  # as every command that runs a model does: both sides gain
 
@@ -118,7 +108,7 @@ def main(argv=None):
     ids = np.asarray(vectorizer(tf.constant(texts)), np.int32)
 
     # Ours.
-    mlm = model.MaskedLanguageModel(model.build_encoder(cfg))
+    mlm = models.MaskedLanguageModel(models.build_encoder(**cfg.encoder_settings()))
     mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
     ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True))
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
@@ -127,7 +117,7 @@ def main(argv=None):
 
     # The example's formulation: dense logits at every position of 256-wide batches.
     reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})
-    reference = ReferenceMLM(model.build_encoder(cfg))
+    reference = ReferenceMLM(models.build_encoder(**cfg.encoder_settings()))
     reference.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
     dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True))
     ref_texts_s, ref_tokens_s, ref_gflops = time_training(reference, dense, args.seconds, cfg)
@@ -136,7 +126,7 @@ def main(argv=None):
     emit(measure="mlm_speedup", ratio=tokens_s / ref_tokens_s)
 
     # Serving raw strings: ours sorts by length and trims padding; the example pads every text to max_len.
-    classifier = model.build_classifier(mlm.encoder, cfg)
+    classifier = models.build_classifier(mlm.encoder, **cfg.classifier_settings())
     with tempfile.TemporaryDirectory() as tmp:
         ours_path, ref_path = os.path.join(tmp, "ours"), os.path.join(tmp, "reference")
         export.export_classifier(classifier, vectorizer, ours_path)

@@ -1,4 +1,4 @@
-"""What the commands share: one-line errors, argument parsing from `Config`, progress lines.
+"""What the commands share: one-line errors, argument parsing from `Config`, log and progress lines.
 
     if __name__ == "__main__":
         run_command(main)   # UserError -> "error: ..." and exit 2; Ctrl-C -> exit 130
@@ -8,8 +8,9 @@ import argparse
 import dataclasses
 import signal
 import sys
+import time
 
-from .config import Config, UserError
+from .config import PRESETS, PURPOSES, Config, UserError
 
 
 _deferring, _pending = False, False
@@ -61,6 +62,11 @@ def run_command(main, interrupted=lambda: "interrupted"):
         sys.exit(130)
 
 
+def log(*parts):
+    """A stage line on standard output, with the time: `[14:03:07] pretraining: ...`."""
+    print(time.strftime("[%H:%M:%S]"), *parts, flush=True)
+
+
 def progress(label, fraction):
     """A one-line progress indicator on an interactive terminal; silent in logs."""
     if sys.stderr.isatty():
@@ -84,8 +90,13 @@ def _parse_bool(value):
     raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
 
 
-def add_config_flags(parser):
-    """Add one `--flag` per Config field; each defaults to None, meaning 'as the preset says'."""
+def add_config_flags(parser, default_preset="keras-example"):
+    """Add `--preset` and one `--flag` per Config field; each field's flag defaults to None, meaning
+    'as the preset says'."""
+    parser.add_argument("--preset", default=default_preset, choices=list(PRESETS), metavar="NAME",
+                        help="named settings that the flags below override: "
+                             + "; ".join(f"{name}: {PURPOSES[name]}" for name in PRESETS)
+                             + f" (default: {default_preset})")
     group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
     for f in dataclasses.fields(Config):
         group.add_argument(

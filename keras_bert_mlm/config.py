@@ -116,6 +116,15 @@ class Config:
     def dataset_list(self):
         return [d.strip() for d in self.datasets.split(",") if d.strip()]
 
+    def encoder_settings(self):
+        """The keyword arguments of `models.build_encoder` for these settings."""
+        return {k: getattr(self, k) for k in ENCODER_SETTINGS}
+
+    def classifier_settings(self):
+        """The keyword arguments of `models.build_classifier` (beside the encoder) for these settings."""
+        return {"pooling": self.pooling, "head_dropout": self.head_dropout, "head_hidden": self.head_hidden,
+                "pool_embeddings": self.pool_embeddings}
+
     @property
     def max_predictions(self):
         """Most positions scored per sequence: round(mask_rate * length) of them are chosen."""
@@ -148,6 +157,12 @@ class Config:
             raise UserError(f"{source}: unknown settings {', '.join(unknown)}")
         return cls(**data)
 
+
+ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
+                    "dropout")
+# What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
+PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
+                                           "mlm_val_size", "max_corpus_texts", "mlm_time_share")
 
 # Presets: short overrides of the defaults above (which are the keras.io example's), one reason each.
 # How each preset scored, and on which machine, is in docs/results.md, never here.

@@ -130,7 +130,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
 
     history_csv = None
     if chief:  # the same one-row-per-epoch file as `fit` writes, through the same callback
-        from .budget import HistoryCSV
+        from .callbacks import HistoryCSV
 
         history_csv = HistoryCSV(csv_path)
         history_csv.set_model(model)
@@ -140,7 +140,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
         val_steps = max(1, int(val_ds.cardinality()) // workers)
         val_iterator = iter(strategy.experimental_distribute_dataset(val_ds.repeat().with_options(options)))
     history = {}
-    cli.defer_interrupts(True)  # Ctrl-C stops between steps, as in `fit` (budget.Interruptible)
+    cli.defer_interrupts(True)  # Ctrl-C stops between steps, as in `fit` (callbacks.Interruptible)
     while int(epoch.numpy()) < epochs:
         if history_csv:
             history_csv.on_epoch_begin(int(epoch.numpy()))

@@ -1,4 +1,4 @@
-"""SavedModels that take raw strings, written atomically, and the helpers that read them back.
+"""SavedModels that take raw strings, written atomically (`rundir.atomic_path`), and their loader.
 
     export_classifier(classifier, vectorizer, "OUT/imdb/savedmodel")
     loaded = tf.saved_model.load("OUT/imdb/savedmodel")   # keep it alive: it owns the variables
@@ -12,65 +12,16 @@
 Neither needs this package to load: vectorization is inside the graph.
 """
 
-import contextlib
 import os
-import re
-import shutil
-import uuid
 
 import keras
 import tensorflow as tf
 
 from .config import UserError
+from .rundir import atomic_path
 from .text import FIRST_WORD_ID, MASK_ID
 
 STRINGS = tf.TensorSpec([None], tf.string, name="texts")
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside `path`; on success move it into place, replacing what was there.
-
-    A crash or kill while writing leaves the previous `path` (or none) and a `.tmp-*` sibling, never
-    a half-written `path`.
-    """
-    base, ext = os.path.splitext(path)  # keep the extension: `model.save` insists on `.keras`
-    tmp = f"{base}.tmp-{uuid.uuid4().hex[:8]}{ext}"
-    try:
-        yield tmp
-        if os.path.isdir(path) and not os.path.islink(path):
-            old = f"{base}.old-{uuid.uuid4().hex[:8]}{ext}"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
-        elif os.path.exists(tmp):
-            os.remove(tmp)
-
-
-_LEFTOVER = re.compile(r"^(.*)\.(tmp|old)-[0-9a-f]{8}(\.[^.]*)?$")
-
-
-def clean_interrupted_writes(folder):
-    """Tidy what `atomic_path` writes killed under `folder` left: delete `.tmp-` siblings, and put back
-    a `.old-` one whose replacement never arrived (a kill between the two renames)."""
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            match = _LEFTOVER.match(name)
-            if not match:
-                continue
-            path, target = os.path.join(root, name), os.path.join(root, match.group(1) + (match.group(3) or ""))
-            if match.group(2) == "old" and not os.path.exists(target):
-                os.replace(path, target)
-            elif os.path.isdir(path):
-                shutil.rmtree(path)
-            else:
-                os.remove(path)
-        dirs[:] = [d for d in dirs if not _LEFTOVER.match(d)]
 
 
 def fill_mask(mlm, vectorizer, texts, top_k, vocabulary=None):

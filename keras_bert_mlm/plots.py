@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .data import SOURCES  # noqa: E402
-from .export import atomic_path  # noqa: E402
+from .rundir import atomic_path  # noqa: E402
 
 
 def plot_history(csv_paths, path, title, metrics, chosen=None):

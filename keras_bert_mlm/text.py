@@ -80,3 +80,12 @@ def load_vocabulary(path):
     if vocab[:3] != [PAD, UNK, MASK]:
         raise UserError(f"{path}: not a keras_bert_mlm vocabulary (lines 0-2 must be '', [UNK], [mask])")
     return vocab
+
+
+def vectorize(vectorizer, texts):
+    """Token ids of `texts` as an int32 array `(n, max_len)`, computed once: training batches then cache
+    ids, not strings."""
+    import numpy as np
+
+    ds = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024).map(vectorizer)
+    return np.concatenate([np.asarray(batch, np.int32) for batch in ds])

@@ -4,12 +4,10 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import fixtures  # noqa: E402
+import fixtures  # tests/ and the repository root are on the path: pytest.ini's pythonpath
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
-sys.path.insert(0, ROOT)
 
 
 def run_script(*args, timeout=600, **kwargs):

@@ -92,7 +92,7 @@ print(json.dumps({{"p": p.tolist(), "bad": bad.tolist(), "empty": list(empty.sha
     assert np.isfinite(result["bad"]).all() and result["empty"] == [0, 1]
     # The same probabilities as the Keras model on the same token ids.
     import keras
-    from keras_bert_mlm import model, text  # noqa: F401 (model registers the custom layers)
+    from keras_bert_mlm import models, text  # noqa: F401 (models registers the custom layers)
     classifier = keras.saving.load_model(os.path.join(tiny_run, "imdb", "classifier.keras"))
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(tiny_run, "vocab.txt")), 32)
     expected = classifier.predict(np.asarray(vectorizer(texts), np.int32), verbose=0)

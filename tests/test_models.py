@@ -2,7 +2,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from keras_bert_mlm import losses, masking, model
+from keras_bert_mlm import losses, masking, models
 from keras_bert_mlm.config import Config
 
 CFG = Config.from_preset("tiny")
@@ -32,7 +32,7 @@ def test_loss_counts_only_chosen_positions():
 
 def test_mlm_trains_and_round_trips_through_keras_file(tmp_path):
     keras.utils.set_random_seed(0)
-    mlm = model.MaskedLanguageModel(model.build_encoder(CFG))
+    mlm = models.MaskedLanguageModel(models.build_encoder(**CFG.encoder_settings()))
     mlm.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y, w = batch()
     before = mlm.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
@@ -46,15 +46,15 @@ def test_mlm_trains_and_round_trips_through_keras_file(tmp_path):
 
 
 def test_padding_does_not_change_the_encoding():
-    encoder = model.build_encoder(CFG)
+    encoder = models.build_encoder(**CFG.encoder_settings())
     ids = np.array([[5, 6, 7, 0, 0, 0]], np.int32)
     np.testing.assert_allclose(encoder(ids)[:, :3], encoder(ids[:, :3]), rtol=1e-5, atol=1e-5)
 
 
 def test_classifier_starts_from_the_pretrained_encoder_weights():
-    encoder = model.build_encoder(CFG)
-    copy = model.copy_encoder(encoder)
-    classifier = model.build_classifier(copy, CFG)
+    encoder = models.build_encoder(**CFG.encoder_settings())
+    copy = models.copy_encoder(encoder)
+    classifier = models.build_classifier(copy, **CFG.classifier_settings())
     inner = classifier.get_layer("encoder")
     assert inner is copy
     for a, b in zip(encoder.weights, inner.weights):
@@ -65,17 +65,17 @@ def test_classifier_starts_from_the_pretrained_encoder_weights():
 def test_pooling_ignores_padding():
     vectors = tf.constant([[[1.0, -2.0], [3.0, 0.0], [99.0, 99.0]]])
     ids = tf.constant([[4, 5, 0]])
-    assert model.SequencePooling("max")(vectors, ids).numpy().tolist() == [[3.0, 0.0]]
-    assert model.SequencePooling("mean")(vectors, ids).numpy().tolist() == [[2.0, -1.0]]
-    assert model.SequencePooling("first")(vectors, ids).numpy().tolist() == [[1.0, -2.0]]
-    empty = model.SequencePooling("max")(vectors, tf.zeros((1, 3), tf.int32)).numpy()
+    assert models.SequencePooling("max")(vectors, ids).numpy().tolist() == [[3.0, 0.0]]
+    assert models.SequencePooling("mean")(vectors, ids).numpy().tolist() == [[2.0, -1.0]]
+    assert models.SequencePooling("first")(vectors, ids).numpy().tolist() == [[1.0, -2.0]]
+    empty = models.SequencePooling("max")(vectors, tf.zeros((1, 3), tf.int32)).numpy()
     assert np.isfinite(empty).all()
 
 
 def test_fused_loss_equals_the_dense_reference_in_value_and_gradient():
     """Sparse head with the fused loss == vocabulary logits at every position, loss on the chosen ones."""
     keras.utils.set_random_seed(3)
-    mlm = model.MaskedLanguageModel(model.build_encoder(CFG))
+    mlm = models.MaskedLanguageModel(models.build_encoder(**CFG.encoder_settings()))
     head = mlm.get_layer("mlm_head")
     x, y, w = batch(seed=4)
     ids, positions = x["token_ids"], x["mask_positions"]
@@ -120,7 +120,7 @@ def test_fused_loss_over_several_chunks_and_no_chosen_rows():
 
 def test_bigram_embedding_sees_the_previous_token_and_survives_saving(tmp_path):
     cfg = Config.from_preset("tiny", bigram_buckets=97)
-    encoder = model.build_encoder(cfg)
+    encoder = models.build_encoder(**cfg.encoder_settings())
     layer = encoder.get_layer("embeddings")
     table = layer.bigram_embedding.embeddings
     assert not np.any(table.numpy())  # starts at zero: changes nothing until trained
@@ -136,8 +136,8 @@ def test_bigram_embedding_sees_the_previous_token_and_survives_saving(tmp_path):
 
 def test_classifier_with_pooled_embeddings_shares_the_encoder_weights_and_round_trips(tmp_path):
     cfg = Config.from_preset("tiny", pool_embeddings=True, bigram_buckets=97, head_hidden=0)
-    encoder = model.copy_encoder(model.build_encoder(cfg))
-    classifier = model.build_classifier(encoder, cfg)
+    encoder = models.copy_encoder(models.build_encoder(**cfg.encoder_settings()))
+    classifier = models.build_classifier(encoder, **cfg.classifier_settings())
     assert classifier.get_layer("pooled").output.shape[-1] == 2 * cfg.embed_dim
     # One set of weights: the encoder's own, not copies.
     assert {id(v) for v in classifier.get_layer("encoder_and_embeddings").weights} == {id(v) for v in encoder.weights}

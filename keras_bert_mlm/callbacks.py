@@ -1,0 +1,134 @@
+"""The Keras callbacks of our `fit` calls: Ctrl-C, deadlines, progress estimates, resumable history.
+
+    model.fit(ds, callbacks=[Interruptible(), Deadline(time.time() + 600), StageClock("pretraining", 500, 3)])
+
+`HistoryCSV` and `Backup` together let a killed pretraining continue where it stopped, with each
+epoch once in its history file.
+"""
+
+import os
+import sys
+import time
+
+import keras
+
+from . import cli
+
+
+class Interruptible(keras.callbacks.Callback):
+    """Ctrl-C during `fit` stops at the end of the current batch (see `cli.defer_interrupts`)."""
+
+    def on_train_begin(self, logs=None):
+        cli.defer_interrupts(True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        cli.check_interrupt()
+
+    on_test_batch_end = on_train_batch_end
+
+    def on_train_end(self, logs=None):
+        cli.defer_interrupts(False)
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stop `fit` at the end of an epoch when another one would end after `deadline` (a `time.time()`),
+    and in the middle of one when the deadline has passed. `stopped` says whether it stopped the fit.
+    """
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline, self.stopped = deadline, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
+    def _stop(self):
+        self.model.stop_training = self.stopped = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.time() > self.deadline:
+            self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.time()
+        if now + (now - self.epoch_start) > self.deadline:
+            self._stop()
+
+
+class StageClock(keras.callbacks.Callback):
+    """Times the first `measure_steps` steps of a stage and logs when the stage should end."""
+
+    def __init__(self, stage, steps_per_epoch, epochs, measure_steps=20):
+        super().__init__()
+        self.stage, self.steps_per_epoch, self.epochs, self.measure_steps = stage, steps_per_epoch, epochs, measure_steps
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.epoch == 0 and batch == 2:  # steps 0 and 1 include tracing
+            self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 0 and batch == 1 + self.measure_steps and self.steps_per_epoch > batch:
+            per_step = (time.time() - self.start) / self.measure_steps
+            left = per_step * (self.steps_per_epoch * self.epochs - batch - 1)
+            if sys.stdout.isatty():
+                print(flush=True)  # end the progress bar's line
+            span = f"{left / 60:.0f} min" if left >= 120 else f"{left:.0f} s"
+            cli.log(f"{self.stage}: {per_step:.3f} s/step measured, about {span} to go (until about "
+                    f"{time.strftime('%H:%M', time.localtime(time.time() + left))}, validation not counted)")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Mean seconds of the training steps after the first `skip` (which trace the function): `seconds`."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.skip, self.start, self.timed = skip, None, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == self.skip:
+            self.start = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch >= self.skip:
+            self.timed += 1
+            self.seconds = (time.time() - self.start) / self.timed
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
+
+    List it before `keras.callbacks.BackupAndRestore`: an epoch's row is written before its backup,
+    and when a rerun starts again from an earlier epoch, the rows from that epoch on are dropped first.
+    """
+
+    def __init__(self, filename):
+        super().__init__(filename, append=True)
+        self._trimmed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._trimmed:
+            return
+        self._trimmed = True
+        self.csv_file.close()
+        with open(self.filename) as f:
+            lines = f.read().splitlines()
+        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",")[0]) < epoch]
+        with open(self.filename + ".tmp", "w") as f:
+            f.write("".join(line + "\n" for line in kept))
+        os.replace(self.filename + ".tmp", self.filename)
+        self.append_header = not kept
+        self.csv_file = open(self.filename, "a")
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that records the right epoch while a resumed run is in its first epoch.
+
+    Keras 3.15 counts the epoch of its backups from 0 in every new `fit` until an epoch ends, so a
+    step backup early in a resumed run would send the next resume back to epoch 0.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch

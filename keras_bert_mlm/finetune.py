@@ -1,0 +1,156 @@
+"""Fine-tuning: one classifier per dataset on a copy of the pretrained encoder, the best validation
+epoch kept, exported as a SavedModel that takes raw strings.
+
+    chosen = finetune("imdb", splits["imdb"], encoder, vectorizer, cfg, "runs/example", verbose=2)
+    chosen["val_accuracy"]      # of the epoch kept; OUT/imdb/{classifier.keras,savedmodel} written
+
+Phase 1 trains the head on a frozen encoder, phase 2 everything (either may have 0 epochs).
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from . import batching, distribute, export, models, planner
+from .callbacks import Deadline, Interruptible, StageClock
+from .cli import log
+from .optimizer import make_optimizer
+from .rundir import atomic_path, read_json, write_json
+from .text import vectorize
+
+
+def training_texts(split):
+    """The texts a classifier trains on: the training split, and the teacher-labelled ones when distilling."""
+    if "unlabelled" not in split:
+        return split["train"]
+    return pd.concat([split["train"], split["unlabelled"]], ignore_index=True)
+
+
+def classifier_batches(part, vectorizer, cfg, shuffle, replicas=1):
+    """Batches of (token ids, label) of the DataFrame `part`; shuffled ones repeat without end."""
+    ds = batching.make_batches(vectorize(vectorizer, part["text"]), cfg.clf_batch_size * replicas,
+                               part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
+                               by_length=cfg.bucket_by_length, repeat=shuffle, replicas=replicas)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def build_classifier(encoder, cfg):
+    return models.build_classifier(encoder, **cfg.classifier_settings())
+
+
+def time_classifiers(splits, cfg, vectorizer, encoder=None):
+    """{name: timing} of each classifier, from the speed of a throwaway classifier (on a copy of `encoder`, or
+    a new encoder of `cfg`'s architecture) trained a few steps on a sample of its training texts, and the
+    time it took to build and trace. A timing holds `per_step` and `overhead` (seconds), the `steps` and
+    `val_steps` of a pass, the `epochs` and `phases`, and `seconds`: what its epochs will take (see
+    `planner.finetune_cost`). Frozen epochs are counted at the trainable speed (fewer gradients: an
+    overestimate)."""
+    timings = {}
+    for name, split in splits.items():
+        train = training_texts(split)
+        sample = train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)
+
+        def build():
+            keras.utils.set_random_seed(cfg.seed)
+            new = models.copy_encoder(encoder) if encoder else models.build_encoder(**cfg.encoder_settings())
+            classifier = build_classifier(new, cfg)
+            classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
+                               loss="binary_crossentropy")
+            return classifier
+
+        # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
+        batches, started, timed = classifier_batches(sample, vectorizer, cfg, True), time.time(), 60
+        per_step = planner.seconds_per_step(build, batches, steps=timed)
+        steps, val_steps = (-(-len(part) // cfg.clf_batch_size) for part in (train, split["validation"]))
+        t = {"per_step": per_step, "overhead": time.time() - started - timed * per_step,  # build, trace
+             "steps": steps, "val_steps": val_steps, "epochs": cfg.clf_frozen_epochs + cfg.clf_finetune_epochs,
+             "phases": bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)}
+        timings[name] = {**t, "seconds": planner.finetune_cost(t, steps)}
+        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {t['epochs']} epochs of {steps} steps "
+            f"~{timings[name]['seconds'] / 60:.1f} minutes")
+    return timings
+
+
+def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None,
+             timing=None):
+    """Train, choose and export the classifier of dataset `name`; returns the chosen epoch's figures.
+
+    `split` holds "train" and "validation" DataFrames (text, label) and, when distilling, an "unlabelled"
+    one whose labels are the teacher's probabilities (`teacher.label_unlabelled`): trained on beside "train".
+
+    With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline.
+    With its `timing` too (`time_classifiers`), epochs that would not fit in the time left are shortened
+    (`planner.steps_that_fit`) instead of cut off. A classifier that an interrupted run finished
+    (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning starts
+    again (minutes, against hours of pretraining)."""
+    stage_dir = os.path.join(out, name)
+    chosen_path, classifier_path = os.path.join(stage_dir, "chosen.json"), os.path.join(stage_dir, "classifier.keras")
+    if os.path.isfile(classifier_path):  # chosen.json is written first
+        log(f"{name}: trained by an interrupted run with these settings; exporting it")
+        export.export_classifier(keras.saving.load_model(classifier_path), vectorizer,
+                                 os.path.join(stage_dir, "savedmodel"))
+        return read_json(chosen_path)
+
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
+    split = {**split, "train": training_texts(split)}  # with the teacher's probabilities as labels
+    train_ds, val_ds = (classifier_batches(split[part], vectorizer, cfg, part == "train", replicas)
+                        for part in ("train", "validation"))
+    steps = -(-len(split["train"]) // (cfg.clf_batch_size * replicas))
+    if deadline and timing:
+        left = deadline - time.time()
+        fitted = min(steps, planner.steps_that_fit(timing, left))
+        if fitted < steps:
+            log(f"{name}: {timing['epochs']} epochs of {steps} steps would take "
+                f"~{planner.finetune_cost(timing, steps) / 60:.1f} minutes and {left / 60:.1f} are left: epochs of "
+                f"{fitted} steps ({fitted / steps:.0%} of a pass) drawn from the reshuffled texts")
+            steps = fitted
+    os.makedirs(stage_dir, exist_ok=True)
+    with strategy.scope():
+        encoder = models.copy_encoder(pretrained_encoder)
+        classifier = build_classifier(encoder, cfg)
+
+    best = {"val_accuracy": -1.0}
+    for phase, trainable, epochs, lr in (
+        ("frozen", False, cfg.clf_frozen_epochs, cfg.clf_learning_rate),
+        ("finetune", True, cfg.clf_finetune_epochs, cfg.clf_finetune_learning_rate),
+    ):
+        if not epochs:
+            continue
+        log(f"{name}: phase {phase}, {epochs} epochs on {len(split['train'])} texts, "
+            f"encoder {'trainable' if trainable else 'frozen'}, learning rate {lr}")
+        encoder.trainable = trainable
+        with strategy.scope():
+            optimizer = make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
+                                       schedule=trainable)
+            classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=[models.accuracy])
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
+        callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
+                     keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
+                     StageClock(f"{name} {phase}", steps, epochs), Interruptible()]
+        if deadline:
+            phase_end = deadline if trainable else time.time() + (deadline - time.time()) / 3
+            callbacks.append(Deadline(phase_end))
+            log(f"{name}: phase {phase} must end by {time.strftime('%H:%M:%S', time.localtime(phase_end))}")
+        history = classifier.fit(
+            train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
+            callbacks=callbacks).history
+        epoch = int(np.argmax(history["val_accuracy"]))
+        if history["val_accuracy"][epoch] > best["val_accuracy"]:
+            best = {"phase": phase, "epoch": epoch + 1, "steps_per_epoch": steps,
+                    **{k: float(v[epoch]) for k, v in history.items()}}
+            best_weights = classifier.get_weights()
+
+    classifier.set_weights(best_weights)
+    log(f"{name}: chose phase {best['phase']} epoch {best['epoch']}, validation accuracy {best['val_accuracy']:.4f}")
+    write_json(chosen_path, best)
+    with atomic_path(classifier_path) as tmp:
+        classifier.save(tmp)
+    export.export_classifier(classifier, vectorizer, os.path.join(stage_dir, "savedmodel"))
+    return best

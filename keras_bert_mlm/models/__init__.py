@@ -1,0 +1,17 @@
+"""The models: the BERT encoder, the masked language model that pretrains it, the classifier on top.
+
+    encoder = build_encoder(**cfg.encoder_settings())   # token ids -> one vector per token
+    mlm = MaskedLanguageModel(encoder)                   # + vocabulary logits at the chosen positions
+    classifier = build_classifier(copy_encoder(encoder), **cfg.classifier_settings())
+
+Importing this package registers the custom layers, which `keras.saving.load_model` needs to read
+the `.keras` files of a run.
+"""
+
+from .classifier import accuracy, build_classifier
+from .encoder import build_encoder, copy_encoder
+from .layers import MaskedLMHead, PaddingMask, SequencePooling, TokenAndPositionEmbedding
+from .masked_lm import MaskedLanguageModel
+
+__all__ = ["MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "SequencePooling", "TokenAndPositionEmbedding",
+           "accuracy", "build_classifier", "build_encoder", "copy_encoder"]

@@ -1,0 +1,47 @@
+"""The sentiment classifier: a copy of the pretrained encoder, pooled over real tokens, and a sigmoid head.
+
+>>> import numpy as np
+>>> from keras_bert_mlm.models import build_encoder
+>>> encoder = build_encoder(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
+>>> classifier = build_classifier(encoder, pooling="mean")
+>>> tuple(classifier(np.array([[5, 6, 0]], "int32")).shape)    # P(positive) per text
+(1, 1)
+"""
+
+import keras
+from keras import layers, ops
+
+from .layers import SequencePooling, register
+
+
+@register
+def accuracy(y_true, y_pred):
+    """Binary accuracy with the targets rounded at 0.5: on soft targets (a teacher's probabilities, see
+    `--distill-unlabelled`) it is agreement with the teacher's decisions; on 0/1 labels, plain accuracy."""
+    return keras.metrics.binary_accuracy(ops.cast(ops.greater(y_true, 0.5), y_pred.dtype), y_pred)
+
+
+def build_classifier(encoder, pooling="max", head_dropout=0.0, head_hidden=64, pool_embeddings=False):
+    """encoder -> `pooling` over real tokens -> dropout -> [ReLU layer of `head_hidden`] -> sigmoid.
+
+    The classifier shares `encoder`'s layers (and weights): pass a `copy_encoder` to keep the original.
+    With `pool_embeddings` the embedding layer's output (token, position and word-pair vectors, before
+    the first block) is pooled too and put beside the encoder's: the head then also sees the plain bag
+    of words and word pairs, which a two-layer encoder trained for minutes blurs.
+    `Config.classifier_settings()` gives the keyword arguments for a run's settings.
+    """
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    pool = SequencePooling(pooling, name="pooling")
+    if pool_embeddings:
+        # The same layers and weights as `encoder`, with a second output: the embeddings.
+        taps = keras.Model(encoder.input, [encoder.output, encoder.get_layer("embeddings").output],
+                           name="encoder_and_embeddings")
+        vectors, embedded = taps(token_ids)
+        x = layers.Concatenate(name="pooled")([pool(vectors, token_ids), pool(embedded, token_ids)])
+    else:
+        x = pool(encoder(token_ids), token_ids)
+    x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    if head_hidden:
+        x = layers.Dense(head_hidden, activation="relu", name="head_hidden")(x)
+    probability = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
+    return keras.Model(token_ids, probability, name="classifier")

@@ -1,0 +1,137 @@
+"""The encoder's and the tasks' own layers: embeddings, padding mask, pooling, masked-LM head.
+
+Id 0 is padding (`text.PAD_ID`): attention never looks at it and pooling ignores it.
+
+>>> import numpy as np
+>>> ids = np.array([[5, 6, 0]], "int32")
+>>> PaddingMask()(ids).numpy().tolist()
+[[[True, True, False]]]
+"""
+
+import keras
+from keras import layers, ops
+
+from ..losses import fused_projection_loss
+from ..text import PAD_ID
+
+register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
+
+
+@register
+class TokenAndPositionEmbedding(layers.Layer):
+    """Sum of a token embedding and a learned position embedding, and with `bigram_buckets` > 0 a
+    hashed embedding of each (previous token, token) pair, as fastText adds n-grams: the encoder
+    sees word pairs ("not good") from its first layer. It is computed from the ids it is given, so
+    a masked token's pairs hold `[mask]`, never the hidden word. The pair table starts at zero.
+
+    >>> import numpy as np
+    >>> embed = TokenAndPositionEmbedding(vocab_size=100, max_len=8, embed_dim=4, bigram_buckets=16)
+    >>> tuple(embed(np.array([[5, 6, 7]], "int32")).shape)
+    (1, 3, 4)
+    """
+
+    def __init__(self, vocab_size, max_len, embed_dim, bigram_buckets=0, **kwargs):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.vocab_size, self.max_len, self.embed_dim = vocab_size, max_len, embed_dim
+        self.bigram_buckets = bigram_buckets
+        # === Layers ===
+        self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
+        self.position_embedding = layers.Embedding(max_len, embed_dim, name="position_embedding")
+        if bigram_buckets:
+            self.bigram_embedding = layers.Embedding(bigram_buckets, embed_dim, embeddings_initializer="zeros",
+                                                     name="bigram_embedding")
+
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build(input_shape)
+        if self.bigram_buckets:
+            self.bigram_embedding.build(input_shape)
+
+    def bigram_ids(self, token_ids):
+        """The bucket of each (previous token, token) pair; the first token's previous one is padding."""
+        previous = ops.pad(token_ids[:, :-1], [[0, 0], [1, 0]])
+        return (previous * 30011 + token_ids) % self.bigram_buckets  # < 2**31 for vocabularies below 70,000
+
+    def call(self, token_ids):
+        positions = ops.arange(ops.shape(token_ids)[1])
+        x = self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+        if self.bigram_buckets:
+            x = x + self.bigram_embedding(self.bigram_ids(token_ids))
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
+                "embed_dim": self.embed_dim, "bigram_buckets": self.bigram_buckets}
+
+
+@register
+class PaddingMask(layers.Layer):
+    """Attention mask `(batch, 1, length)`: True where the key is a real token."""
+
+    def call(self, token_ids):
+        return ops.expand_dims(ops.not_equal(token_ids, PAD_ID), 1)
+
+
+@register
+class SequencePooling(layers.Layer):
+    """One vector per text from the token vectors of its real tokens: `max`, `mean` or `first`.
+
+    >>> import numpy as np
+    >>> vectors = np.array([[[1.0], [3.0], [100.0]]], "float32")   # the third token is padding
+    >>> SequencePooling("mean")(vectors, np.array([[4, 5, 0]], "int32")).numpy().tolist()
+    [[2.0]]
+    """
+
+    def __init__(self, mode="max", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, vectors, token_ids):
+        if self.mode == "first":
+            return vectors[:, 0]
+        real = ops.expand_dims(ops.cast(ops.not_equal(token_ids, PAD_ID), vectors.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(vectors * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
+        pooled = ops.max(ops.where(real > 0, vectors, ops.cast(-1e4, vectors.dtype)), axis=1)
+        return ops.where(ops.sum(real, axis=1) > 0, pooled, 0.0)  # an empty text pools to zeros
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@register
+class MaskedLMHead(layers.Layer):
+    """Vocabulary logits at the given positions only: gather first, then project.
+
+    Scoring only the ~15% chosen positions skips ~85% of the vocabulary projection, which is
+    almost all of the compute of a small BERT with a large vocabulary.
+
+    >>> import numpy as np
+    >>> head = MaskedLMHead(vocab_size=50)
+    >>> vectors = np.zeros((2, 10, 8), "float32")                  # (batch, length, width)
+    >>> tuple(head(vectors, np.array([[1, 4], [0, 9]], "int32")).shape)
+    (2, 2, 50)
+    """
+
+    def __init__(self, vocab_size, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.projection = layers.Dense(vocab_size, name="projection")
+
+    def build(self, vectors_shape, positions_shape=None):
+        self.projection.build(vectors_shape)
+
+    def call(self, vectors, positions):
+        return self.projection(self.gather(vectors, positions))
+
+    def gather(self, vectors, positions):
+        return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
+
+    def loss_and_hits(self, vectors, positions, targets, weights):
+        """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all."""
+        kernel, bias = (ops.cast(v, "float32") for v in (self.projection.kernel, self.projection.bias))
+        return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}

@@ -1,0 +1,85 @@
+"""The masked language model that pretrains the encoder.
+
+>>> import numpy as np
+>>> from keras_bert_mlm.models import build_encoder
+>>> mlm = MaskedLanguageModel(build_encoder(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8,
+...                                         num_layers=1))
+>>> logits = mlm({"token_ids": np.array([[5, 2, 7]], "int32"), "mask_positions": np.array([[1]], "int32")})
+>>> tuple(logits.shape)                                         # (batch, predictions, vocab)
+(1, 1, 50)
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from .layers import MaskedLMHead, register
+
+
+@register
+class MaskedLanguageModel(keras.Model):
+    """Encoder + `MaskedLMHead`, trained with a loss over the chosen positions only.
+
+    Inputs `{"token_ids": (batch, length), "mask_positions": (batch, predictions)}`; output logits
+    `(batch, predictions, vocab)`. Batches are `(inputs, targets, weights)` as `masking.mlm_dataset`
+    makes them. Metrics: `loss` (per chosen token) and `masked_accuracy`.
+
+        mlm = MaskedLanguageModel(build_encoder(**cfg.encoder_settings()))
+        mlm.compile(optimizer="adam")
+        mlm.fit(masking.mlm_dataset(ids, cfg, shuffle=True), steps_per_epoch=100)
+    """
+
+    def __init__(self, encoder, **kwargs):
+        # === Layers ===
+        vocab_size = encoder.get_layer("embeddings").vocab_size
+        head = MaskedLMHead(vocab_size, name="mlm_head")
+
+        # === Functional Model ===
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        positions = keras.Input((None,), dtype="int32", name="mask_positions")
+        logits = head(encoder(token_ids), positions)
+        super().__init__(inputs={"token_ids": token_ids, "mask_positions": positions}, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.encoder = encoder
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="masked_accuracy")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def _update_metrics(self, loss, hits, weights):
+        count = ops.sum(ops.cast(weights, "float32"))
+        self.loss_tracker.update_state(loss, sample_weight=count)
+        self.accuracy_tracker.update_state(hits / ops.maximum(count, 1.0), sample_weight=count)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _loss_and_hits(self, data, training):
+        # The fused head loss never materializes the (predictions, vocab) logits (losses.py).
+        inputs, targets, weights = data
+        vectors = self.encoder(inputs["token_ids"], training=training)
+        head = self.get_layer("mlm_head")
+        return head.loss_and_hits(vectors, inputs["mask_positions"], targets, weights)
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, hits = self._loss_and_hits(data, training=True)
+            # Under tf.distribute the optimizer sums the replicas' gradients: average them instead.
+            replica_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(replica_loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_metrics(loss, hits, data[2])
+
+    def test_step(self, data):
+        return self._update_metrics(*self._loss_and_hits(data, training=False), data[2])
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "encoder": keras.saving.serialize_keras_object(self.encoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)

@@ -1,0 +1,143 @@
+"""What `train.py` does, stage by stage: data, teachers, vocabulary and pretraining, one classifier per
+dataset, export, the run record. Read `run` top to bottom; each stage lives in its own module.
+
+    python3 train.py --data-dir ../shared/data --output-dir runs/example --preset tiny
+"""
+
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+
+from . import data, distribute, memory, plots, rundir, runinfo, teacher, text
+from . import models  # noqa: F401 (registers the layers that encoder.keras holds)
+from .cli import log
+from .config import UserError
+from .finetune import finetune, time_classifiers
+from .planner import finetune_deadlines, finetune_reserve
+from .pretrain import pretrain
+
+
+def run(args, cfg, started, commit):
+    """Run every stage with the parsed flags `args` and the settings `cfg`; `started` (a `time.time()`) and
+    `commit` are recorded in run.json. Stages an earlier run into the same folder finished are skipped."""
+    memory.keep_freed_memory()  # serve tensors from the heap (memory.py); runs no TensorFlow op
+    strategy = distribute.make_strategy(args.distribute, args.cpu_replicas)  # before TensorFlow's first op
+    gflops = runinfo.matmul_peak_gflops(seconds=1.0)  # the machine's speed, for the results tables
+    chief, replicas = distribute.is_chief(strategy), strategy.num_replicas_in_sync
+    if replicas > 1:
+        log(f"distribution: {distribute.strategy_name(strategy)} with {replicas} replicas "
+            f"(global batch = {replicas} x the per-replica batch size)")
+    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    deadline = started + 60 * cfg.time_budget if cfg.time_budget else None
+    out = args.output_dir
+
+    # === Data: everything is read first, so that a data problem stops the run before anything is written ===
+    log(f"reading data from {args.data_dir}")
+    splits, imdb_train = read_splits(cfg, args.data_dir, args.offline)
+    corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
+    finished = rundir.prepare(out, cfg, args.overwrite, write=chief)
+    teach = [n for n in cfg.dataset_list if "unlabelled" in splits[n] and n not in finished]
+    log(describe_plan(cfg, splits, corpus, teach, args.pretrained))
+
+    # === Teachers: before pretraining, whose plan times the fine-tuning on every text it will read ===
+    for name in teach:
+        teacher.label_unlabelled(name, splits[name], cfg.seed, imdb_train if name == "rotten_tomatoes" else None)
+
+    # === Vocabulary and pretraining ===
+    todo = [n for n in cfg.dataset_list if n not in finished]
+    timings = {}  # each classifier's speed, timed once: by pretraining's plan, or before fine-tuning
+
+    def reserve(vectorizer):
+        timings.update(time_classifiers({n: splits[n] for n in todo}, cfg, vectorizer))
+        return finetune_reserve(timings)
+
+    if args.pretrained:
+        log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
+        for name in ("vocab.txt", "mlm"):
+            rundir.copy_artifact(os.path.join(args.pretrained, name), os.path.join(out, name))
+        results = {"mlm": {"pretrained_in": os.path.abspath(args.pretrained)}}
+    elif "mlm" in finished:
+        log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
+        results = {"mlm": finished["mlm"]}
+    else:
+        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every, reserve)}
+    if not chief:
+        log(f"worker {strategy.cluster_resolver.task_id}: pretraining done; the chief fine-tunes and exports")
+        return
+    plots.plot_run(out)
+
+    # === Fine-tuning and export, one classifier per dataset ===
+    vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(out, "vocab.txt")), cfg.max_len)
+    encoder = keras.saving.load_model(os.path.join(out, "mlm", "encoder.keras"))
+    if deadline and todo and not timings:  # pretraining was not planned in this run
+        timings.update(time_classifiers({n: splits[n] for n in todo}, cfg, vectorizer, encoder))
+    deadlines = finetune_deadlines({n: timings[n]["seconds"] for n in todo} if deadline else {}, todo, deadline)
+    for name in cfg.dataset_list:
+        if name in finished:
+            log(f"{name}: finished by an earlier run into {out} with these settings, skipped")
+            results[name] = finished[name]
+        else:
+            # Fine-tuning runs on one host: Keras's fit does not run multi-worker (see distribute.py).
+            results[name] = finetune(name, splits[name], encoder, vectorizer, cfg, out, verbose, deadlines.get(name),
+                                     None if distribute.is_multi_worker(strategy) else strategy, timings.get(name))
+        rundir.write_json(os.path.join(out, "validation.json"), results)
+        plots.plot_run(out)
+
+    # === The run's record ===
+    rundir.write_json(os.path.join(out, "run.json"), {**runinfo.run_record(started, commit, gflops),
+                                                      "replicas": replicas,
+                                                      "distribute": distribute.strategy_name(strategy)})
+    log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
+        f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "
+        + ", ".join(f"{name}/savedmodel (serve)" for name in cfg.dataset_list))
+    print(f"next:\n  python3 test.py --artifacts {out} --data-dir {args.data_dir}\n"
+          f"  python3 -m keras_bert_mlm predict --artifacts {out} --dataset {cfg.dataset_list[0]} \"What a film!\"\n"
+          f"  python3 -m keras_bert_mlm fill-mask --artifacts {out} \"a [mask] movie\"\n"
+          f"  tensorboard --logdir {os.path.join(out, 'logs')}")
+
+
+def read_splits(cfg, data_dir, offline):
+    """Each dataset's splits, with an "unlabelled" DataFrame (labels to come from its teacher) where
+    distillation is on, and IMDB's labelled training reviews when Rotten Tomatoes' teacher reads them
+    (else None)."""
+    splits = {name: data.load_dataset(name, data_dir, cfg.imdb_val_size, cfg.seed, offline)
+              for name in cfg.dataset_list}
+    if cfg.max_train_texts:
+        for split in splits.values():
+            split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
+                                                   random_state=cfg.seed)
+    imdb_train = None
+    if cfg.teacher_reads_imdb and cfg.distill_sentences and "rotten_tomatoes" in splits:
+        imdb_train = (splits["imdb"] if "imdb" in splits else data.load_dataset(
+            "imdb", data_dir, cfg.imdb_val_size, cfg.seed, offline))["train"]
+    for name, flag, read in (("imdb", "distill_unlabelled", data.imdb_unlabelled),
+                             ("rotten_tomatoes", "distill_sentences", data.imdb_sentences)):
+        wanted = getattr(cfg, flag)
+        if wanted and name in splits:
+            unlabelled = read(data_dir, offline)[:wanted]
+            if not unlabelled:
+                raise UserError(f"--{flag.replace('_', '-')} {wanted}: no aclImdb/train/unsup reviews in "
+                                f"--data-dir {data_dir} (0 fine-tunes on the labelled texts only)")
+            splits[name]["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": np.nan})
+    return splits, imdb_train
+
+
+def describe_plan(cfg, splits, corpus, teach, pretrained):
+    """The stages this run will go through, as one log line."""
+    stages = [f"bag-of-bigrams labels for {', '.join(teach)}"] if teach else []
+    if pretrained:
+        stages.append("reuse pretraining of " + pretrained)
+    else:
+        at_most = "at most " if cfg.time_budget else ""
+        stages += ["vocabulary", f"MLM pretraining ({at_most}{cfg.mlm_epochs} epochs of "
+                                 f"~{len(corpus) - cfg.mlm_val_size} texts)"]
+    for name in cfg.dataset_list:
+        texts = f"{len(splits[name]['train'])} texts"
+        if "unlabelled" in splits[name]:
+            texts += f" + {len(splits[name]['unlabelled'])} labelled by a bag of bigrams"
+        stages.append(f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of {texts})")
+    return "plan: " + " -> ".join(stages + ["export"])

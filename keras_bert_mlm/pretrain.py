@@ -1,0 +1,131 @@
+"""Pretraining: the vocabulary, then the masked language model, into OUT/vocab.txt and OUT/mlm/.
+
+    figures = pretrain(corpus, cfg, "runs/example", verbose=2)   # the last epoch's loss and accuracy
+    encoder = keras.saving.load_model("runs/example/mlm/encoder.keras")
+
+Interrupted runs continue: vocab.txt and mlm/plan.json are reused, `fit` restores mlm/backup/
+(saved every `backup_steps` steps and each epoch), and a trained mlm/mlm.keras is only exported.
+"""
+
+import csv
+import dataclasses
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import distribute, export, masking, models, planner, text
+from .callbacks import Backup, Deadline, HistoryCSV, Interruptible, StageClock
+from .cli import log
+from .optimizer import make_optimizer
+from .rundir import atomic_path, read_json, write_json
+
+
+def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200, reserve=None):
+    """Adapt the vocabulary to `corpus` (a list of texts; never test text), pretrain, export; returns the
+    last epoch's figures.
+
+    With a `deadline` (a `time.time()`), pretraining takes the time left but what `reserve(vectorizer)`
+    keeps back (in seconds; for fine-tuning), and at most `cfg.mlm_time_share` of it.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribute.is_chief(strategy)
+    keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    corpus = [corpus[i] for i in rng.permutation(len(corpus))]
+    if cfg.max_corpus_texts:
+        corpus = corpus[: cfg.max_corpus_texts]
+    vocab_path = os.path.join(out, "vocab.txt")
+    if os.path.isfile(vocab_path):
+        log(f"vocabulary: {vocab_path} from an interrupted run with these settings, reused")
+        vectorizer = text.make_vectorizer(text.load_vocabulary(vocab_path), cfg.max_len)
+    else:
+        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(corpus)} pretraining texts (no test text)")
+        vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len)
+        if chief:
+            with atomic_path(vocab_path) as tmp:
+                text.save_vocabulary(vectorizer, tmp)
+
+    stage_dir = os.path.join(out, "mlm")
+    os.makedirs(stage_dir, exist_ok=True)
+    if os.path.isfile(os.path.join(stage_dir, "mlm.keras")):
+        log("pretraining: finished by an interrupted run with these settings; exporting it")
+        mlm = keras.saving.load_model(os.path.join(stage_dir, "mlm.keras"))
+    else:
+        mlm = fit_mlm(text.vectorize(vectorizer, corpus), cfg, out, verbose, deadline, strategy, backup_steps,
+                      reserve and (lambda: reserve(vectorizer)))
+        if chief:
+            with atomic_path(os.path.join(stage_dir, "mlm.keras")) as tmp:
+                mlm.save(tmp)
+    if not chief:  # a multi-worker cluster's other workers: the chief writes, and fine-tunes alone
+        return {}
+    for backup in ("backup", "checkpoints"):  # mlm.keras holds the result now
+        shutil.rmtree(os.path.join(stage_dir, backup), ignore_errors=True)
+    with atomic_path(os.path.join(stage_dir, "encoder.keras")) as tmp:
+        mlm.encoder.save(tmp)
+    export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k)
+    with open(os.path.join(stage_dir, "history.csv"), newline="") as f:
+        last = list(csv.DictReader(f))[-1]
+    return {k: float(v) for k, v in last.items() if k != "epoch"}
+
+
+def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=None):
+    """Train a new masked language model on the token ids `ids` (the first `mlm_val_size` held out)."""
+    replicas = strategy.num_replicas_in_sync
+    val_ids, train_ids = ids[: cfg.mlm_val_size], ids[cfg.mlm_val_size:]
+    global_cfg = dataclasses.replace(cfg, mlm_batch_size=cfg.mlm_batch_size * replicas)
+    # An endless stream of full batches (see batching.py), cut into epochs of a fixed number of steps.
+    train_ds = masking.mlm_dataset(train_ids, global_cfg, shuffle=True)
+    val_ds = masking.mlm_dataset(val_ids, global_cfg, shuffle=False, replicas=replicas) if len(val_ids) else None
+    steps_per_pass = -(-len(train_ids) // global_cfg.mlm_batch_size)
+    learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
+
+    def build(total_steps):
+        keras.utils.set_random_seed(cfg.seed)
+        with strategy.scope():
+            mlm = models.MaskedLanguageModel(models.build_encoder(**cfg.encoder_settings()), name="mlm")
+            mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps))
+        return mlm
+
+    # The plan: an interrupted run's, whose backup was made for its schedule, else a new one.
+    stage_dir = os.path.join(out, "mlm")
+    plan_path = os.path.join(stage_dir, "plan.json")
+    chief = distribute.is_chief(strategy)
+    plan = read_json(plan_path) if chief else None
+    if plan:
+        log(f"pretraining: continuing the plan of an interrupted run ({plan_path})")
+    else:
+        timed = deadline and not distribute.is_multi_worker(strategy)
+        kept = reserve() if timed and reserve else 0.0
+        per_step = planner.seconds_per_step(lambda: build(1), train_ds) if timed else None
+        plan = planner.pretraining_plan(cfg, deadline if timed else None, per_step, steps_per_pass, kept)
+        if chief:
+            write_json(plan_path, plan)
+    epochs, steps = plan["epochs"], plan["steps_per_epoch"]
+    log(f"pretraining: {epochs} epochs x {steps} steps of {global_cfg.mlm_batch_size} texts on {replicas} "
+        f"replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over {len(train_ids)} texts), "
+        f"{len(val_ids)} texts held out, learning rate {learning_rate:g}")
+
+    mlm = build(epochs * steps)
+    history_path = os.path.join(stage_dir, "history.csv")
+    if distribute.is_multi_worker(strategy):
+        distribute.multi_worker_fit(mlm, strategy, train_ds, steps, epochs, val_ds,
+                                    os.path.join(stage_dir, "checkpoints"), history_path, log=log)
+        return mlm
+    callbacks = [HistoryCSV(history_path),  # before the backup: see HistoryCSV
+                 Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, double_checkpoint=True,
+                        delete_checkpoint=False),
+                 keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
+                 StageClock("pretraining", steps, epochs), Interruptible()]
+    if plan.get("seconds"):
+        callbacks.append(Deadline(time.time() + plan["seconds"]))
+    state = read_json(os.path.join(stage_dir, "backup", "training_metadata.json"))
+    if state:
+        log(f"pretraining: continuing an interrupted run from its backup: epoch {state['epoch'] + 1} starts "
+            f"again with the weights and optimizer state saved at its step {state['batch']}")
+    mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
+            shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
+    return mlm

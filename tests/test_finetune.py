@@ -1,0 +1,30 @@
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import pytest
+
+from keras_bert_mlm import data, finetune, models, text  # noqa: F401 (models registers the layers encoder.keras uses)
+from keras_bert_mlm.config import Config
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_a_slow_machine_runs_every_epoch_shorter(tiny_run, data_dir, tmp_path, capsys):
+    with open(os.path.join(tiny_run, "config.json")) as f:
+        cfg = dataclasses.replace(Config.from_dict(json.load(f), "config.json"), clf_frozen_epochs=0,
+                                  clf_finetune_epochs=2)
+    split = data.load_dataset("rotten_tomatoes", data_dir, cfg.imdb_val_size, cfg.seed, True)
+    encoder = keras.saving.load_model(os.path.join(tiny_run, "mlm", "encoder.keras"))
+    vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(tiny_run, "vocab.txt")), cfg.max_len)
+    # As timed on a machine where a step takes 5 s: 2 epochs of 4 steps (and 1 validation step each) fit in
+    # 0.95 x 60 s, a whole pass of 160 / 16 = 10 steps does not. The real steps take milliseconds.
+    timing = {"per_step": 5.0, "overhead": 0.0, "steps": 10, "val_steps": 3, "epochs": 2, "phases": 1}
+    out = str(tmp_path)
+    chosen = finetune.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, out, 0, time.time() + 60.0,
+                               timing=timing)
+    assert "epochs of 4 steps (40% of a pass)" in capsys.readouterr().out
+    assert chosen["steps_per_epoch"] == 4
+    with open(os.path.join(out, "rotten_tomatoes", "history_finetune.csv")) as f:
+        assert len(f.read().splitlines()) == 1 + 2  # both epochs ran (and were validated)

@@ -1,0 +1,17 @@
+import keras
+import pytest
+
+from keras_bert_mlm.config import Config
+from keras_bert_mlm.optimizer import make_optimizer
+
+
+def test_optimizer_follows_the_settings():
+    adam = make_optimizer(Config(), 1e-3, 100)
+    assert type(adam) is keras.optimizers.Adam and float(adam.learning_rate) == pytest.approx(1e-3)
+    cfg = Config(lr_schedule="cosine", warmup_fraction=0.1, weight_decay=0.01, clip_norm=1.0)
+    adamw = make_optimizer(cfg, 1e-3, 100)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.global_clipnorm == 1.0
+    schedule = adamw._learning_rate
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+    assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
+    assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth

@@ -2,7 +2,7 @@
 
     python3 -m experiments.finetune_variants --run runs/cpu-hour-v2 --dataset rotten_tomatoes --lr 3e-4 --epochs 4
 
-The scratch script behind the README's fine-tuning comparisons, kept as it was run (only the paths
+The scratch script behind the fine-tuning comparisons of docs/experiments.md, kept as it was run (only the paths
 became flags): each run prints its per-epoch figures and appends them to --results as one JSON line.
 It builds its own classifier (the package's layers, a mean-pooled encoder, optionally with the
 pooled embeddings beside it) so that variants the package does not offer can be tried: starting

@@ -68,6 +68,7 @@ def run(args, cfg, started, commit):
     if not chief:
         log(f"worker {strategy.cluster_resolver.task_id}: pretraining done; the chief fine-tunes and exports")
         return
+    rundir.write_json(os.path.join(out, "validation.json"), results)  # pretraining is finished: a rerun skips it
     plots.plot_run(out)
 
     # === Fine-tuning and export, one classifier per dataset ===

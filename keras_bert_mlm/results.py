@@ -1,6 +1,7 @@
-"""The README's results table, generated from runs' files (never typed by hand).
+"""Tables of runs, generated from their files (never typed by hand): results and presets.
 
-    python3 -m keras_bert_mlm.results runs/cpu-hour runs/keras-example runs/bag-of-bigrams
+    python3 -m keras_bert_mlm.results docs/runs/bag-of-bigrams docs/runs/best-v3 docs/runs/cpu-hour-v9
+    python3 -m keras_bert_mlm.results --presets docs/runs/best-v3 docs/runs/cpu-hour-v9
 
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
 metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the run
@@ -8,15 +9,19 @@ metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdo
 train.py (with its float32 matmul GFLOP/s where run.json records it), validation and test accuracy of
 each dataset, and the commit that trained it. Runs given with `--unscored` were set aside on
 validation: their test split is never scored, and their test columns say so.
+
+With `--presets`, prints one row per preset of `config.PRESETS` instead: its purpose, and the minutes
+on 2 cores and test accuracy of the newest given run whose settings are exactly that preset's.
 """
 
 import json
 import os
 
 from .cli import ArgumentParser, run_command
-from .config import PRESETS, Config, UserError
+from .config import PRESETS, PURPOSES, Config, UserError
 
 DATASETS = (("imdb", "IMDB"), ("rotten_tomatoes", "RT"))
+NONE = "–"
 
 
 def describe(cfg):
@@ -39,27 +44,36 @@ def _read(run, name, required=True):
         return json.load(f)
 
 
+def _pct(x):
+    return NONE if x is None else f"{100 * x:.2f}"
+
+
 def row(run, scored=True):
     if os.path.isfile(os.path.join(run, "baseline.json")):
         baseline = _read(run, "baseline.json")
         what = f"{baseline['model']} (baseline, not shipped)"
     else:
         what = describe(Config.from_dict(_read(run, "config.json"), os.path.join(run, "config.json")))
-    # run.json is written by train.py since commit 4fd594e; earlier runs show "–" for its columns
+    # Runs older than run.json show "–" for its columns.
     record, validation = _read(run, "run.json", required=False), _read(run, "validation.json")
     metrics = _read(run, "metrics.json") if scored else {}
 
     def pct(x):
-        return ("–" if scored else "not scored") if x is None else f"{100 * x:.2f}"
+        return _pct(x) if scored or x is not None else "not scored"
 
     minutes = record.get("wall_minutes")
     name = os.path.basename(os.path.normpath(run))
-    machine = record.get("machine", "–") + (f", {record['matmul_gflops']:.0f} GFLOP/s" if "matmul_gflops" in record
+    machine = record.get("machine", NONE) + (f", {record['matmul_gflops']:.0f} GFLOP/s" if "matmul_gflops" in record
                                              else "")
-    cells = [f"`{name}`", what, "–" if minutes is None else f"{minutes:.1f}", machine]
+    cells = [f"`{name}`", what, NONE if minutes is None else f"{minutes:.1f}", machine]
     for name, _ in DATASETS:
         cells += [pct(validation.get(name, {}).get("val_accuracy")), pct(metrics.get(name, {}).get("accuracy"))]
     return cells + [f"`{record.get('commit') or '?'}`"]
+
+
+def _markdown(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
 
 
 def table(runs, unscored=()):
@@ -67,9 +81,32 @@ def table(runs, unscored=()):
     for _, label in DATASETS:
         header += [f"{label} val %", f"{label} test %"]
     header.append("commit")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    rows = [row(run) for run in runs] + [row(run, scored=False) for run in unscored]
-    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+    return _markdown(header, [row(run) for run in runs] + [row(run, scored=False) for run in unscored])
+
+
+def presets_table(runs):
+    """One row per preset: its purpose, then the train.py minutes (on a 2-core machine; "–" on any other)
+    and test accuracy of the newest run in `runs` (by run.json's "finished") trained with exactly that
+    preset's settings; "–" where none was. Baseline runs are skipped."""
+    presets = {name: Config.from_preset(name) for name in PRESETS}
+    newest = {}  # preset -> (run.json, metrics.json)
+    for run in runs:
+        if os.path.isfile(os.path.join(run, "baseline.json")):
+            continue
+        cfg = Config.from_dict(_read(run, "config.json"), os.path.join(run, "config.json"))
+        record = _read(run, "run.json", required=False)
+        for name, preset in presets.items():
+            if cfg == preset and record.get("finished", "") >= newest.get(name, ({}, {}))[0].get("finished", ""):
+                newest[name] = (record, _read(run, "metrics.json"))
+    rows = []
+    for name in PRESETS:
+        record, metrics = newest.get(name, ({}, {}))
+        minutes = record.get("wall_minutes")
+        on_2_cores = "2 CPU cores" in record.get("machine", "")
+        rows.append([f"`{name}`", PURPOSES[name], f"{minutes:.1f}" if minutes is not None and on_2_cores else NONE]
+                    + [_pct(metrics.get(dataset, {}).get("accuracy")) for dataset, _ in DATASETS])
+    return _markdown(["preset", "purpose", "minutes on 2 cores"] + [f"{label} test %" for _, label in DATASETS],
+                     rows)
 
 
 def main(argv=None):
@@ -79,11 +116,16 @@ def main(argv=None):
     parser.add_argument("--unscored", action="append", default=[], metavar="RUN_DIR",
                         help="a train.py output dir set aside on validation (its test split not scored): "
                         "listed last, validation only; may be repeated")
+    parser.add_argument("--presets", action="store_true",
+                        help="print the presets table instead: each preset's purpose, and the minutes and test "
+                        "accuracy of the newest given run that used exactly its settings")
     args = parser.parse_args(argv)
     for run in args.runs + args.unscored:
         if not os.path.isdir(run):
             raise UserError(f"{run}: no such directory")
-    print(table(args.runs, args.unscored))
+    if args.presets and args.unscored:
+        raise UserError("--unscored: the presets table shows scored runs only")
+    print(presets_table(args.runs) if args.presets else table(args.runs, args.unscored))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 import json
 
+import pytest
+
 from conftest import run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
 
 def test_bench_smoke_prints_every_measure():

@@ -8,9 +8,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from PIL import Image
 
 from conftest import ROOT, assert_user_error, run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
 
 def cli(*args, **kwargs):

@@ -78,6 +78,7 @@ def test_corrupt_archive_is_a_user_error(tmp_path):
         data.load_dataset("imdb", data_dir, 10, 0, offline=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(os.path.join(SHARED_DATA, "aclImdb_v1.tar.gz")), reason="no real data")
 def test_real_data_counts():
     imdb = data.read_imdb(data.find_source("imdb", SHARED_DATA, offline=True))

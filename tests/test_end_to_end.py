@@ -9,8 +9,11 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import ROOT, run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
 README = os.path.join(ROOT, "README.md")
 
@@ -76,6 +79,7 @@ def test_tfsmlayer_matches_keras_model_and_survives_odd_input(tiny_run, tmp_path
     texts = ["a great wonderful film", "boring awful plot", "", "\U0001F600 superb", "great " * 200_000]  # 1.2 MB
     out = run_isolated(f"""
 import json, keras, numpy as np, tensorflow as tf
+
 layer = keras.layers.TFSMLayer({os.path.join(tiny_run, 'imdb', 'savedmodel')!r}, call_endpoint="serve")
 inp = keras.Input(shape=(), dtype="string")
 model = keras.Model(inp, layer(inp))

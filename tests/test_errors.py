@@ -4,7 +4,11 @@ import os
 import shutil
 
 import fixtures
+import pytest
+
 from conftest import assert_user_error, run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
 
 def train(*args):

@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, assert_user_error, run_script
+
+pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
 QUICK = ["--preset", "tiny", "--offline", "--quiet", "--datasets", "rotten_tomatoes"]
 

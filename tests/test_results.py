@@ -1,0 +1,112 @@
+"""The tables of runs (keras_bert_mlm.results) and the README that shows them."""
+
+import json
+import os
+
+import pytest
+from conftest import ROOT, assert_user_error, run_script
+from keras_bert_mlm import results
+from keras_bert_mlm.config import PRESETS, PURPOSES, Config
+
+README = os.path.join(ROOT, "README.md")
+RUNS = sorted(os.path.join(ROOT, "docs", "runs", d) for d in os.listdir(os.path.join(ROOT, "docs", "runs")))
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def fake_run(folder, config, wall_minutes, val, test, commit="abc1234", gflops=None, finished=None):
+    os.makedirs(folder)
+    record = {"commit": commit, "machine": "x86_64, 2 CPU cores, no GPU", "wall_minutes": wall_minutes,
+              **({"matmul_gflops": gflops} if gflops else {}), **({"finished": finished} if finished else {})}
+    files = {"config.json": config, "run.json": record,
+             "validation.json": {name: {"val_accuracy": v} for name, v in val.items()},
+             "metrics.json": {name: {"accuracy": t} for name, t in test.items()}}
+    for name, obj in files.items():
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(obj, f)
+    return str(folder)
+
+
+def test_results_table_names_the_preset_and_what_differs(tmp_path):
+    ours = fake_run(tmp_path / "a", Config.from_preset("cpu-hour", seed=7).to_dict(), 58.25,
+                    {"imdb": 0.9012, "rotten_tomatoes": 0.7811}, {"imdb": 0.8999, "rotten_tomatoes": 0.7801},
+                    gflops=117.4)
+    baseline = fake_run(tmp_path / "b", {}, 1.0, {"imdb": 0.9}, {"imdb": 0.89})
+    os.remove(os.path.join(baseline, "config.json"))
+    with open(os.path.join(baseline, "baseline.json"), "w") as f:
+        json.dump({"model": "bag of bigrams"}, f)
+    lines = results.table([ours, baseline]).splitlines()
+    assert lines[0].startswith("| run | settings | train minutes | machine | IMDB val % | IMDB test % | RT val % "
+                               "| RT test %")
+    assert lines[2] == ("| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU, 117 GFLOP/s | 90.12 | 89.99 "
+                        "| 78.11 | 78.01 | `abc1234` |")
+    assert lines[3].startswith("| `b` | bag of bigrams (baseline, not shipped) | 1.0 |") and "| – | – |" in lines[3]
+    os.remove(os.path.join(ours, "metrics.json"))  # set aside on validation: its test split never scored
+    assert results.table([], unscored=[ours]).splitlines()[2] == (
+        "| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU, 117 GFLOP/s | 90.12 | not scored | 78.11 "
+        "| not scored "
+        "| `abc1234` |")
+
+
+@pytest.mark.slow
+def test_results_refuses_a_run_without_its_files(tmp_path):
+    run = tmp_path / "run"
+    os.makedirs(run)
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(run)), "config.json")
+    for name, obj in (("config.json", Config().to_dict()), ("validation.json", {})):
+        with open(run / name, "w") as f:
+            json.dump(obj, f)
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", str(run)), "metrics.json")
+
+
+def test_presets_table_shows_the_newest_run_of_each_exact_preset(tmp_path):
+    cpu_hour = Config.from_preset("cpu-hour").to_dict()
+    older = fake_run(tmp_path / "older", cpu_hour, 59.0, {}, {"imdb": 0.5, "rotten_tomatoes": 0.5},
+                     finished="2026-01-01 10:00:00")
+    newer = fake_run(tmp_path / "newer", cpu_hour, 58.25, {}, {"imdb": 0.9012, "rotten_tomatoes": 0.7801},
+                     finished="2026-01-02 09:00:00")
+    changed = fake_run(tmp_path / "changed", Config.from_preset("best", seed=7).to_dict(), 1.0, {}, {"imdb": 0.99},
+                       finished="2026-01-03 09:00:00")  # not exactly `best`: no row of its own
+    baseline = fake_run(tmp_path / "baseline", {}, 1.0, {}, {"imdb": 0.89})
+    os.remove(os.path.join(baseline, "config.json"))
+    with open(os.path.join(baseline, "baseline.json"), "w") as f:
+        json.dump({"model": "bag of bigrams"}, f)
+    lines = results.presets_table([newer, baseline, older, changed]).splitlines()
+    assert lines[0] == "| preset | purpose | minutes on 2 cores | IMDB test % | RT test % |"
+    rows = dict(zip(PRESETS, lines[2:]))
+    assert len(lines) == 2 + len(PRESETS)
+    assert rows["cpu-hour"] == f"| `cpu-hour` | {PURPOSES['cpu-hour']} | 58.2 | 90.12 | 78.01 |"
+    assert rows["best"] == f"| `best` | {PURPOSES['best']} | – | – | – |"  # no run of exactly `best`
+    assert rows["tiny"] == f"| `tiny` | {PURPOSES['tiny']} | – | – | – |"
+
+
+@pytest.mark.slow
+def test_results_prints_the_presets_table_when_told(tmp_path):
+    run = fake_run(tmp_path / "run", Config.from_preset("tiny").to_dict(), 0.5, {}, {"imdb": 0.75})
+    printed = run_script("-m", "keras_bert_mlm.results", "--presets", run)
+    assert printed.returncode == 0 and printed.stdout.strip() == results.presets_table([run]), printed.stderr
+    assert "| `tiny` | " in printed.stdout and "| 0.5 | 75.00 | – |" in printed.stdout
+    assert_user_error(run_script("-m", "keras_bert_mlm.results", "--presets", run, "--unscored", run), "--unscored")
+
+
+def test_readme_results_table_is_what_the_committed_run_records_print():
+    command = "python3 -m keras_bert_mlm.results " + " ".join(f"docs/runs/{os.path.basename(r)}" for r in RUNS)
+    for doc in (README, os.path.join(ROOT, "docs", "results.md")):
+        text = read(doc)
+        assert RUNS and all(line in text for line in results.table(RUNS).splitlines()[2:]), doc
+        assert command + "\n" in text, doc
+
+
+def test_readme_presets_table_is_what_the_committed_run_records_print():
+    command = "python3 -m keras_bert_mlm.results --presets " + " ".join(
+        f"docs/runs/{os.path.basename(r)}" for r in RUNS)
+    for doc in (README, os.path.join(ROOT, "docs", "results.md")):
+        text = read(doc)
+        assert command + "\n\n" + results.presets_table(RUNS) + "\n" in text, doc
+
+
+def test_readme_is_a_short_manual():
+    assert os.path.getsize(README) <= 12_500  # bytes, as `wc -c` counts: the long story lives in docs/

@@ -6,13 +6,16 @@
 epoch once in its history file.
 """
 
+import json
 import os
+import shutil
 import sys
 import time
 
 import keras
 
 from . import cli
+from .rundir import atomic_path
 
 
 class Interruptible(keras.callbacks.Callback):
@@ -100,8 +103,9 @@ class StepTimer(keras.callbacks.Callback):
 class HistoryCSV(keras.callbacks.CSVLogger):
     """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
 
-    List it before `keras.callbacks.BackupAndRestore`: an epoch's row is written before its backup,
-    and when a rerun starts again from an earlier epoch, the rows from that epoch on are dropped first.
+    List it before `Backup`: an epoch's row is written before its backup, and when a rerun starts
+    again from an earlier epoch, the rows from that epoch on are dropped first, as is a row cut short
+    by a kill.
     """
 
     def __init__(self, filename):
@@ -114,21 +118,67 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         self._trimmed = True
         self.csv_file.close()
         with open(self.filename) as f:
-            lines = f.read().splitlines()
-        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",")[0]) < epoch]
-        with open(self.filename + ".tmp", "w") as f:
-            f.write("".join(line + "\n" for line in kept))
-        os.replace(self.filename + ".tmp", self.filename)
+            lines = f.read().split("\n")
+        header = lines[0].split(",") if lines[0] else []
+
+        def whole(line):  # every column there, the epoch a number before `epoch`
+            fields = line.split(",")
+            return len(fields) == len(header) and fields[0].isdigit() and int(fields[0]) < epoch
+
+        kept = [line for line in lines[1:] if whole(line)]
+        with atomic_path(self.filename) as tmp, open(tmp, "w") as f:
+            f.write("".join(line + "\n" for line in (lines[:1] + kept if kept else [])))
         self.append_header = not kept
         self.csv_file = open(self.filename, "a")
 
 
 class Backup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that records the right epoch while a resumed run is in its first epoch.
+    """`BackupAndRestore` whose backups survive a kill at any instant.
 
-    Keras 3.15 counts the epoch of its backups from 0 in every new `fit` until an epoch ends, so a
-    step backup early in a resumed run would send the next resume back to epoch 0.
+    Keras writes `latest.weights.h5` and `training_metadata.json` in place: a kill while it writes
+    leaves a file that no rerun can read. Here the whole backup folder is written beside its target
+    and renamed into place (`rundir.atomic_path`), so it is the previous backup or the new one, never
+    half of one. A backup that still does not load (written by something else, damaged on disk) is
+    deleted with a log line, and the stage starts afresh instead of failing every rerun.
+
+    Keras 3.15 also counts the epoch of its backups from 0 in every new `fit` until an epoch ends, so
+    a step backup early in a resumed run would send the next resume back to epoch 0: `on_epoch_begin`
+    records the right one.
     """
+
+    def __init__(self, backup_dir, save_freq="epoch", stage="training"):
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=False, delete_checkpoint=False)
+        self.stage = stage
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
+
+    def on_train_begin(self, logs=None):
+        if not os.path.exists(self.backup_dir):
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        state = [v for v in self.model.variables + (optimizer.variables if optimizer else [])]
+        fresh = [v.numpy() for v in state]
+        try:
+            self._load_model()
+            with open(self._training_metadata_path) as f:
+                saved = json.load(f)
+        except Exception as e:  # noqa: BLE001 (h5py, JSON and Keras each raise their own)
+            for variable, value in zip(state, fresh):  # undo a load that failed half-way
+                variable.assign(value)
+            self.model._initial_epoch = 0
+            shutil.rmtree(self.backup_dir)
+            cli.log(f"{self.stage}: the backup in {self.backup_dir} does not load "
+                    f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); deleted, starting afresh")
+            return
+        cli.log(f"{self.stage}: continuing an interrupted run from its backup: epoch {saved['epoch'] + 1} "
+                f"starts again with the weights and optimizer state saved at its step {saved['batch']}")
+
+    def _save_model(self):
+        with atomic_path(self.backup_dir) as tmp:
+            os.makedirs(tmp)
+            self.model.save_weights(os.path.join(tmp, os.path.basename(self._weights_path)))
+            with open(os.path.join(tmp, os.path.basename(self._training_metadata_path)), "w") as f:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)

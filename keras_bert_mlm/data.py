@@ -5,9 +5,11 @@
     texts = pretraining_corpus("../shared/data")   # IMDB train + unsup + RT train, never test text
 
 A dataset missing from the data dir is fetched once with `keras.utils.get_file` (cached under
-~/.keras/datasets) unless `offline=True`; when that fails the error says which file to put where.
+~/.keras/datasets, or $KERAS_HOME/datasets) and checked against its pinned checksum, unless
+`offline=True`; when that fails the error says which file to put where.
 """
 
+import contextlib
 import functools
 import os
 import re
@@ -19,14 +21,20 @@ import pandas as pd
 from .cli import progress
 from .config import UserError
 
+# Each official archive with the checksum a download must match. IMDB's SHA-256 is the one TensorFlow
+# Datasets records for imdb_reviews; Rotten Tomatoes' archive has no published SHA-256, and its MD5 is
+# the one published alongside it. Archives a user puts in --data-dir are not checked: repacked copies
+# of the same texts are welcome.
 SOURCES = {
     "imdb": dict(
         folder="aclImdb", archive="aclImdb_v1.tar.gz",
         url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+        file_hash="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe", hash_algorithm="sha256",
     ),
     "rotten_tomatoes": dict(
         folder="rt-polaritydata", archive="rt-polaritydata.tar.gz",
         url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+        file_hash="50c1c2c047b4225e148e97aa7708c34e", hash_algorithm="md5",
     ),
 }
 _IMDB_FILE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/\d+_\d+\.txt$")
@@ -46,8 +54,21 @@ def find_source(name, data_dir, offline=False):
         raise UserError(f"{name} not found: {where} (downloading is off)")
     import keras  # here, so that reading local data never loads TensorFlow
 
+    # get_file fetches again a cached copy whose checksum is wrong, and refuses a download whose is.
+    cache = os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras"))
+    cached = os.path.join(cache, "datasets", src["archive"])
+    with contextlib.suppress(OSError):  # a cache it cannot create sends get_file to /tmp/.keras
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
     try:
-        return keras.utils.get_file(src["archive"], origin=src["url"], cache_subdir="datasets")
+        return keras.utils.get_file(src["archive"], origin=src["url"], cache_dir=cache, cache_subdir="datasets",
+                                    file_hash=src["file_hash"], hash_algorithm=src["hash_algorithm"])
+    except ValueError as e:
+        if "hash" not in str(e):
+            raise
+        with contextlib.suppress(OSError):  # never read later (get_file would fetch it again anyway)
+            os.remove(cached)
+        raise UserError(f"{name}: the download from {src['url']} does not match its {src['hash_algorithm']} "
+                        f"checksum (cut short or altered; deleted): {where}") from None
     except Exception as e:  # any network or disk failure ends up as the same advice
         raise UserError(f"{name} not found and the download from {src['url']} failed "
                         f"({type(e).__name__}): {where}") from None

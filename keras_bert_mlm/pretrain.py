@@ -116,16 +116,11 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                                     os.path.join(stage_dir, "checkpoints"), history_path, log=log)
         return mlm
     callbacks = [HistoryCSV(history_path),  # before the backup: see HistoryCSV
-                 Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, double_checkpoint=True,
-                        delete_checkpoint=False),
+                 Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, stage="pretraining"),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):
         callbacks.append(Deadline(time.time() + plan["seconds"]))
-    state = read_json(os.path.join(stage_dir, "backup", "training_metadata.json"))
-    if state:
-        log(f"pretraining: continuing an interrupted run from its backup: epoch {state['epoch'] + 1} starts "
-            f"again with the weights and optimizer state saved at its step {state['batch']}")
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     return mlm

@@ -9,6 +9,7 @@ docs/artifacts.md shows the layout.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -127,9 +128,38 @@ def finished_artifacts(out):
     return [p for stage in STAGES for p in stage_paths(stage)["ships"] if os.path.exists(os.path.join(out, p))]
 
 
+_HELD = {}  # run directory -> the open lock file, held until the process ends
+
+
+def lock(out):
+    """Take `out`'s lock (OUT/.lock, holding the owner's process id) for the rest of this process, or
+    raise a UserError naming the process that holds it.
+
+    The operating system releases an flock when its owner ends in any way, `kill -9` included: a lock
+    file left by a killed run does not block the rerun.
+    """
+    path = os.path.abspath(os.path.join(out, ".lock"))
+    if path in _HELD:
+        return
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        owner = f.read().strip() or "unknown"
+        f.close()
+        raise UserError(f"--output-dir {out} is in use by another train.py run (process {owner}): wait for "
+                        "it to end, stop it, or choose another dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    _HELD[path] = f
+
+
 def prepare(out, cfg, overwrite, write=True):
-    """Create `out`, refuse one that holds a run with other settings, tidy interrupted writes, and
-    write config.json.
+    """Create and lock `out` (`lock`), refuse one that holds a run with other settings, tidy interrupted
+    writes, and write config.json.
 
     Returns the stages that an earlier run with the same settings finished there, to be skipped;
     none with `overwrite`, which also deletes what unfinished stages kept to continue from. With
@@ -144,6 +174,7 @@ def prepare(out, cfg, overwrite, write=True):
         os.remove(probe)
     except OSError as e:
         raise UserError(f"--output-dir {out}: not writable ({e.strerror})") from None
+    lock(out)  # before anything is read or tidied: another run may be writing there
     path = os.path.join(out, "config.json")
     finished = {}
     if os.path.exists(path) and not overwrite:

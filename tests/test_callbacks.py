@@ -1,3 +1,5 @@
+import json
+import os
 import time
 
 import keras
@@ -34,3 +36,53 @@ def test_history_csv_keeps_one_row_per_epoch(tmp_path):
         rows = f.read().splitlines()
     assert [r.split(",")[0] for r in rows] == ["epoch", "0", "1", "2", "3"]
     assert rows[1:3] == ["0,3.0", "1,2.0"]
+
+
+def test_history_csv_drops_a_row_cut_short_by_a_kill(tmp_path):
+    path = str(tmp_path / "history.csv")
+    with open(path, "w") as f:  # killed while writing epoch 2's row
+        f.write("epoch,loss,val_loss\n0,3.0,3.1\n1,2.0,2.1\n2,1.")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.zeros((8, 2)), np.zeros((8, 1)), validation_data=(np.zeros((8, 2)), np.zeros((8, 1))),
+              epochs=3, initial_epoch=2, verbose=0, callbacks=[callbacks.HistoryCSV(path)])
+    with open(path) as f:
+        rows = f.read().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["epoch", "0", "1", "2"]
+    assert all(len(r.split(",")) == 3 for r in rows)
+
+
+def small_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.1), "mse")
+    return model
+
+
+def test_backup_is_written_whole_and_restored(tmp_path):
+    backup = str(tmp_path / "backup")
+    x, y = np.ones((16, 2)), np.ones((16, 1))
+    model = small_model()
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callbacks.Backup(backup, save_freq=3)])
+    with open(os.path.join(backup, "training_metadata.json")) as f:  # the last of steps 3 and 6
+        assert json.load(f) == {"epoch": 1, "batch": 1}
+    assert sorted(os.listdir(backup)) == ["latest.weights.h5", "training_metadata.json"]
+    assert os.listdir(tmp_path) == ["backup"]  # no temporary folder left beside it
+    restored = small_model()
+    history = restored.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[callbacks.Backup(backup)])
+    assert len(history.history["loss"]) == 2  # epoch 1 starts again, from the weights of its step 2
+    assert restored.optimizer.iterations.numpy() == 6 + 8
+
+
+def test_a_backup_that_does_not_load_is_deleted_and_the_stage_starts_afresh(tmp_path, capsys):
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 50)  # a write cut short
+    x, y = np.ones((16, 2)), np.ones((16, 1))
+    model, reference = small_model(), small_model()
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callbacks.Backup(str(backup))])
+    assert "does not load" in capsys.readouterr().out
+    assert len(history.history["loss"]) == 2
+    reference.fit(x, y, batch_size=4, epochs=2, verbose=0)  # the same training from the same start
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 import pytest
@@ -99,3 +100,40 @@ def test_failed_download_says_which_file_to_put_where(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.utils, "get_file", no_network)
     with pytest.raises(UserError, match=r"download from https://\S+aclImdb_v1.tar.gz failed.*put aclImdb_v1"):
         data.find_source("imdb", str(tmp_path))
+
+
+def serve_archive(tmp_path, monkeypatch, file_hash=None):
+    """Rotten Tomatoes' download comes from a fixture archive (a file:// origin) pinned to `file_hash`
+    (default: its own SHA-256), into a Keras cache under `tmp_path`; returns the cached copy's path and
+    the archive's bytes."""
+    origin = os.path.join(fixtures.make_data_dir(str(tmp_path / "origin")), "rt-polaritydata.tar.gz")
+    with open(origin, "rb") as f:
+        content = f.read()
+    source = {**data.SOURCES["rotten_tomatoes"], "url": "file://" + origin,
+              "file_hash": file_hash or hashlib.sha256(content).hexdigest(), "hash_algorithm": "sha256"}
+    monkeypatch.setitem(data.SOURCES, "rotten_tomatoes", source)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return str(tmp_path / "keras" / "datasets" / "rt-polaritydata.tar.gz"), content
+
+
+def test_download_matching_its_checksum_is_used_and_a_damaged_cached_copy_is_fetched_again(tmp_path, monkeypatch):
+    cached, content = serve_archive(tmp_path, monkeypatch)
+    assert data.find_source("rotten_tomatoes", str(tmp_path / "empty")) == cached
+    with open(cached, "r+b") as f:  # damaged in the cache: cut short
+        f.truncate(100)
+    assert data.find_source("rotten_tomatoes", None) == cached
+    with open(cached, "rb") as f:
+        assert f.read() == content
+
+
+def test_download_not_matching_its_checksum_is_refused_and_deleted(tmp_path, monkeypatch):
+    cached, _ = serve_archive(tmp_path, monkeypatch, "0" * 64)
+    with pytest.raises(UserError, match=r"rotten_tomatoes: the download from file://\S+ does not match its "
+                                        r"sha256 checksum.*put rt-polaritydata.tar.gz"):
+        data.find_source("rotten_tomatoes", str(tmp_path / "empty"))
+    assert not os.path.exists(cached)
+
+
+def test_every_official_archive_has_a_pinned_checksum():
+    for source in data.SOURCES.values():
+        assert len(source["file_hash"]) == {"sha256": 64, "md5": 32}[source["hash_algorithm"]]

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import kill_sweep
 from conftest import ROOT, assert_user_error, run_script
 
 pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
@@ -18,27 +19,8 @@ pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a com
 QUICK = ["--preset", "tiny", "--offline", "--quiet", "--datasets", "rotten_tomatoes"]
 
 
-def start(args, log_path, env=None):
-    """train.py in the background, its output in `log_path`."""
-    with open(log_path, "w") as log:
-        return subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
-
-
-def kill_when(proc, ready, log_path, timeout=300):
-    """SIGKILL `proc` as soon as `ready()` holds (polled every 10 ms)."""
-    deadline = time.time() + timeout
-    while not ready():
-        assert proc.poll() is None, "ended before the moment to kill it:\n" + open(log_path).read()
-        assert time.time() < deadline, "never reached the moment to kill it"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
 def history_epochs(out):
-    with open(os.path.join(out, "mlm", "history.csv")) as f:
-        return [int(line.split(",")[0]) for line in f.read().splitlines()[1:]]
+    return kill_sweep.epochs_in(os.path.join(out, "mlm", "history.csv"))
 
 
 def assert_complete(out, data_dir):
@@ -49,32 +31,51 @@ def assert_complete(out, data_dir):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_killed_during_pretraining_continues_from_its_backup(data_dir, tmp_path):
-    out = str(tmp_path / "out")
-    args = QUICK + ["--data-dir", data_dir, "--output-dir", out, "--mlm-epochs", "12", "--backup-every", "5"]
-    csv = os.path.join(out, "mlm", "history.csv")
-    proc = start(args, tmp_path / "first.log")
-    kill_when(proc, lambda: os.path.isfile(csv) and len(history_epochs(out)) >= 3
-              and os.path.isfile(os.path.join(out, "mlm", "backup", "training_metadata.json")), tmp_path / "first.log")
-    assert proc.returncode == -signal.SIGKILL
-    done_before = len(history_epochs(out))
-    assert 3 <= done_before < 12
+# A few instants of tests/kill_sweep.py, each chosen by what the run is writing when it is killed.
 
+def kill_then_rerun(data_dir, tmp_path, ready, *extra):
+    """Start the sweep's command, SIGKILL it once `ready(out)` holds, rerun it: the rerun's stdout."""
+    out = str(tmp_path / "out")
+    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out, *extra]
+    proc = kill_sweep.start(args, tmp_path / "first.log")
+    kill_sweep.kill_when(proc, lambda: ready(out), tmp_path / "first.log")
+    assert proc.returncode == -signal.SIGKILL
     result = run_script("train.py", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "continuing an interrupted run from its backup" in result.stdout
-    assert "vocab.txt from an interrupted run" in result.stdout
-    assert history_epochs(out) == list(range(12))  # each epoch once: none lost, none twice
-    assert_complete(out, data_dir)
+    assert kill_sweep.check_finished(out) == []
+    return out, result.stdout
+
+
+def test_killed_while_reading_data_or_building_the_vocabulary(data_dir, tmp_path):
+    kill_then_rerun(data_dir, tmp_path, lambda out: os.path.exists(os.path.join(out, "config.json")))
+
+
+def test_killed_while_writing_a_backup_continues_from_the_previous_one(data_dir, tmp_path):
+    def writing_a_later_backup(out):
+        history = os.path.join(out, "mlm", "history.csv")
+        return (os.path.isfile(history) and len(kill_sweep.epochs_in(history)) >= 2
+                and bool(glob.glob(os.path.join(out, "mlm", "backup.tmp-*"))))
+
+    out, stdout = kill_then_rerun(data_dir, tmp_path, writing_a_later_backup, "--mlm-epochs", "8",
+                                  "--backup-every", "1")
+    assert "pretraining: continuing an interrupted run from its backup" in stdout
+    assert "vocab.txt from an interrupted run" in stdout
+    assert history_epochs(out) == list(range(8))  # each epoch once: none lost, none twice
+
+
+def test_killed_while_fine_tuning(data_dir, tmp_path):
+    _, stdout = kill_then_rerun(data_dir, tmp_path, lambda out: bool(
+        glob.glob(os.path.join(out, "rotten_tomatoes", "history_*.csv"))))
+    assert "skipped" in stdout  # pretraining was finished: not done again
 
 
 def test_killed_during_export_leaves_no_half_model_and_finishes_on_rerun(data_dir, tmp_path):
     out = str(tmp_path / "out")
-    args = QUICK + ["--data-dir", data_dir, "--output-dir", out]
-    proc = start(args, tmp_path / "first.log")
+    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out]
+    proc = kill_sweep.start(args, tmp_path / "first.log")
     # the SavedModel of the classifier is being written into its temporary sibling
     writing = os.path.join(out, "rotten_tomatoes", "savedmodel.tmp-*")
-    kill_when(proc, lambda: bool(glob.glob(writing)), tmp_path / "first.log")
+    kill_sweep.kill_when(proc, lambda: bool(glob.glob(writing)), tmp_path / "first.log")
     assert not os.path.exists(os.path.join(out, "rotten_tomatoes", "savedmodel"))
     assert_user_error(run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline"),
                       "rotten_tomatoes/savedmodel")
@@ -84,6 +85,20 @@ def test_killed_during_export_leaves_no_half_model_and_finishes_on_rerun(data_di
     assert "skipped" in result.stdout  # pretraining was finished: not done again
     assert "rotten_tomatoes: trained by an interrupted run" in result.stdout  # only exported
     assert_complete(out, data_dir)
+
+
+def test_a_second_run_into_a_busy_output_dir_is_refused_and_the_first_finishes(data_dir, tmp_path):
+    out = str(tmp_path / "out")
+    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out]
+    first = kill_sweep.start(args, tmp_path / "first.log")
+    lock = os.path.join(out, ".lock")
+    deadline = time.time() + 120
+    while not (os.path.isfile(lock) and open(lock).read().strip() == str(first.pid)):
+        assert first.poll() is None and time.time() < deadline, open(tmp_path / "first.log").read()
+        time.sleep(0.05)
+    assert_user_error(run_script("train.py", *args), f"--output-dir {out}", f"process {first.pid}")
+    assert first.wait(timeout=300) == 0, open(tmp_path / "first.log").read()
+    assert kill_sweep.check_finished(out) == []
 
 
 def test_mirrored_over_two_cpu_devices(data_dir, tmp_path):
@@ -114,7 +129,7 @@ def test_two_localhost_workers_pretrain_together(data_dir, tmp_path):
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(start(QUICK + ["--data-dir", data_dir, "--output-dir", out, "--distribute", "multi-worker"],
+        procs.append(kill_sweep.start(QUICK + ["--data-dir", data_dir, "--output-dir", out, "--distribute", "multi-worker"],
                            tmp_path / f"worker{index}.log", env={"TF_CONFIG": tf_config}))
     try:
         for proc in procs:

@@ -2,9 +2,13 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
+from conftest import ROOT
 from keras_bert_mlm import rundir
 from keras_bert_mlm.config import Config, UserError
 
@@ -57,7 +61,28 @@ def test_prepare_refuses_other_settings_and_overwrite_forgets_what_runs_kept(tmp
     kept = [p for stage in rundir.STAGES for p in rundir.stage_paths(stage)["resume"]]
     touch(out, *[p + "/x" if p.endswith(("backup", "checkpoints")) else p for p in kept], "notes.txt")
     rundir.prepare(out, Config.from_preset("tiny", seed=1), overwrite=True)
-    assert sorted(os.listdir(out)) == ["config.json", "imdb", "mlm", "notes.txt", "rotten_tomatoes"]
+    assert sorted(os.listdir(out)) == [".lock", "config.json", "imdb", "mlm", "notes.txt", "rotten_tomatoes"]
     assert not any(files for _, _, files in os.walk(os.path.join(out, "mlm")))
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["seed"] == 1
+
+
+def test_a_busy_run_directory_is_refused_naming_its_owner_and_a_dead_owners_lock_is_taken_over(tmp_path):
+    out = str(tmp_path / "out")
+    os.makedirs(out)
+    # another process takes the lock, says so, and waits
+    owner = subprocess.Popen([sys.executable, "-c", f"from keras_bert_mlm import rundir; rundir.lock({out!r}); "
+                              "print('locked', flush=True); import time; time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    try:
+        assert owner.stdout.readline().strip() == "locked"
+        with pytest.raises(UserError, match=rf"--output-dir {out} is in use by another train.py run "
+                                            rf"\(process {owner.pid}\)"):
+            rundir.prepare(out, Config(), overwrite=False)
+        assert not os.path.exists(os.path.join(out, "config.json"))  # nothing written
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    rundir.prepare(out, Config(), overwrite=False)  # its lock file is still there, its owner gone
+    with open(os.path.join(out, ".lock")) as f:
+        assert f.read().strip() == str(os.getpid())

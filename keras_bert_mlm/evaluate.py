@@ -58,8 +58,6 @@ def score_run(out, data_dir, datasets=None, batch_size=256, offline=False):
     """Score the `serve` endpoint of each dataset's SavedModel in the run `out` on its test split; add the
     figures to OUT/metrics.json (and a confusion-matrix picture each) and return them."""
     cfg, names = check_run(out, datasets)
-    import tensorflow as tf
-
     from . import data, export, memory, plots, text
 
     memory.keep_freed_memory()
@@ -72,14 +70,21 @@ def score_run(out, data_dir, datasets=None, batch_size=256, offline=False):
         if not len(test):
             raise UserError(f"--data-dir {data_dir}: {name} has no test examples")
         start = time.time()
-        batches = tf.data.Dataset.from_tensor_slices(test["text"].tolist()).batch(batch_size)
-        probabilities = np.concatenate([models[name].serve(batch).numpy().reshape(-1) for batch in batches])
+        probabilities = serve_probabilities(models[name], test["text"].tolist(), batch_size)
         results[name] = binary_metrics(test["label"].to_numpy(), probabilities)
         results[name]["seconds"] = round(time.time() - start, 1)
     path = os.path.join(out, "metrics.json")
     write_json(path, {**read_json(path, {}), **results})
     plots.plot_run(out)  # adds plots/confusion_<dataset>.png
     return results
+
+
+def serve_probabilities(loaded, texts, batch_size=256):
+    """P(positive) of each of `texts` (a list of strings) from the `serve` endpoint of a loaded SavedModel."""
+    import tensorflow as tf
+
+    batches = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size)
+    return np.concatenate([loaded.serve(batch).numpy().reshape(-1) for batch in batches])
 
 
 def metrics_table(results):

@@ -2,6 +2,7 @@
 
     plot_history("OUT/mlm/history.csv", "OUT/plots/mlm.png", "MLM pretraining", ["loss", "masked_accuracy"])
     plot_confusion([[tn, fp], [fn, tp]], "OUT/plots/confusion_imdb.png", "IMDB test")
+    plot_lift(results.lift_records("runs/lift"), "runs/lift/lift.png")
 """
 
 import json
@@ -61,6 +62,27 @@ def plot_confusion(confusion, path, title):
     ax.set_xlabel("predicted (threshold 0.5)")
     ax.set_ylabel("true label")
     ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_lift(records, path):
+    """Test accuracy against the number of labelled texts (log scale), one curve per arm, one panel per
+    dataset, from the records of `python3 -m keras_bert_mlm.lift`."""
+    datasets = sorted({r["dataset"] for r in records})
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for arm, style in (("pretrained", "o-"), ("random", "s--"), ("bigrams", "^:")):
+            points = sorted((r["labels"], r["test_accuracy"]) for r in records
+                            if r["dataset"] == dataset and r["arm"] == arm)
+            if points:
+                ax.plot(*zip(*points), style, label=arm)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
+        ax.set_xlabel("labelled training texts")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+        ax.legend()
     _save(fig, path)
 
 

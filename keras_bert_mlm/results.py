@@ -1,7 +1,8 @@
-"""Tables of runs, generated from their files (never typed by hand): results and presets.
+"""Tables of runs, generated from their files (never typed by hand): results, presets, label efficiency.
 
     python3 -m keras_bert_mlm.results docs/runs/bag-of-bigrams docs/runs/best-v3 docs/runs/cpu-hour-v9
     python3 -m keras_bert_mlm.results --presets docs/runs/best-v3 docs/runs/cpu-hour-v9
+    python3 -m keras_bert_mlm.results --lift docs/runs/lift
 
 Each RUN_DIR is a train.py --output-dir scored by test.py (config.json, run.json, validation.json,
 metrics.json), or a `python3 -m keras_bert_mlm.baseline` output. Prints a Markdown table: the run
@@ -12,8 +13,11 @@ validation: their test split is never scored, and their test columns say so.
 
 With `--presets`, prints one row per preset of `config.PRESETS` instead: its purpose, and the minutes
 on 2 cores and test accuracy of the newest given run whose settings are exactly that preset's.
+With `--lift`, each RUN_DIR is a `python3 -m keras_bert_mlm.lift` output: test accuracy per dataset,
+number of labels and arm, and the lift of pretraining (pretrained minus random initialization).
 """
 
+import glob
 import json
 import os
 
@@ -109,6 +113,31 @@ def presets_table(runs):
                      rows)
 
 
+def lift_records(out):
+    """The records of `python3 -m keras_bert_mlm.lift` in `out`: one dict per dataset, labels and arm."""
+    records = []
+    for path in sorted(glob.glob(os.path.join(out, "*.json"))):
+        with open(path) as f:
+            record = json.load(f)
+        if "arm" in record:
+            records.append(record)
+    return records
+
+
+def lift_table(records):
+    """Test accuracy of each arm per dataset and number of labels, and pretrained minus random."""
+    by = {(r["dataset"], r["labels"], r["arm"]): r for r in records}
+    rows = []
+    for dataset, labels in sorted({(r["dataset"], r["labels"]) for r in records}):
+        test = {arm: by.get((dataset, labels, arm), {}).get("test_accuracy")
+                for arm in ("pretrained", "random", "bigrams")}
+        lift = None if None in (test["pretrained"], test["random"]) else test["pretrained"] - test["random"]
+        rows.append([dict(DATASETS).get(dataset, dataset), f"{labels:,}"] + [_pct(v) for v in test.values()]
+                    + [NONE if lift is None else f"{100 * lift:+.2f}"])
+    return _markdown(["dataset", "labels", "pretrained test %", "random init test %", "bag of bigrams test %",
+                      "lift (points)"], rows)
+
+
 def main(argv=None):
     parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="output dirs of train.py (scored by test.py) "
@@ -119,12 +148,20 @@ def main(argv=None):
     parser.add_argument("--presets", action="store_true",
                         help="print the presets table instead: each preset's purpose, and the minutes and test "
                         "accuracy of the newest given run that used exactly its settings")
+    parser.add_argument("--lift", action="store_true",
+                        help="print the label-efficiency table instead, of keras_bert_mlm.lift output dirs")
     args = parser.parse_args(argv)
     for run in args.runs + args.unscored:
         if not os.path.isdir(run):
             raise UserError(f"{run}: no such directory")
     if args.presets and args.unscored:
         raise UserError("--unscored: the presets table shows scored runs only")
+    if args.lift:
+        records = [r for run in args.runs for r in lift_records(run)]
+        if not records:
+            raise UserError(f"{args.runs[0]}: no records of keras_bert_mlm.lift")
+        print(lift_table(records))
+        return
     print(presets_table(args.runs) if args.presets else table(args.runs, args.unscored))
 
 

@@ -3,8 +3,9 @@
     python3 tests/kill_sweep.py --instants 24                     # on a fixture it builds, ~25 minutes
     python3 tests/kill_sweep.py --instants 24 --data-dir ../shared/data --keep /tmp/sweep
 
-A first, uninterrupted run measures the command's wall time; the instants are spread evenly over it
-(reading data, vocabulary, pretraining with a backup every step, fine-tuning, export). After each kill
+A first, uninterrupted run measures the command's wall time and when it first writes into OUT; two
+instants fall in start-up, the rest are spread evenly over the time it writes (reading data,
+vocabulary, pretraining with a backup every 2 steps, fine-tuning, export). After each kill
 the same command runs again and must finish, with every SavedModel loadable, each epoch once in every
 history file and no `.tmp-`/`.old-` leftovers (`check_finished`). One JSON line per instant, then a
 summary line. `tests/test_resilience.py` kills at a few chosen moments with the same helpers.
@@ -124,19 +125,27 @@ def main():
         data_dir = fixtures.make_data_dir(os.path.join(work, "data"), n_train=200, n_test=100, n_unsup=200,
                                           n_per_class=100)
 
+    # The uninterrupted run: its wall time, and when it first writes into OUT (before that: start-up).
+    reference = os.path.join(work, "reference")
     began = time.time()
-    reference = subprocess.run([sys.executable, "train.py", *COMMAND, "--data-dir", data_dir, "--output-dir",
-                                os.path.join(work, "reference")], cwd=ROOT, capture_output=True, text=True,
-                               env={**os.environ, "PYTHONPATH": ROOT})
+    proc = start(COMMAND + ["--data-dir", data_dir, "--output-dir", reference], os.path.join(work, "reference.log"))
+    while proc.poll() is None and not os.path.exists(os.path.join(reference, "config.json")):
+        time.sleep(0.01)
+    first_write = time.time() - began
+    if proc.wait():
+        sys.exit("error: the uninterrupted run failed:\n" + open(os.path.join(work, "reference.log")).read()[-2000:])
     wall = time.time() - began
-    if reference.returncode:
-        sys.exit("error: the uninterrupted run failed:\n" + reference.stderr[-2000:])
-    print(json.dumps({"uninterrupted_s": round(wall, 1), "command": " ".join(COMMAND)}), flush=True)
+    print(json.dumps({"uninterrupted_s": round(wall, 1), "first_write_s": round(first_write, 1),
+                      "command": " ".join(COMMAND)}), flush=True)
+    # Two instants in start-up (importing, reading data), the rest spread over the time it writes.
+    instants = [first_write * f for f in (0.3, 0.8)][: args.instants]
+    rest = args.instants - len(instants)
+    instants += [first_write + (wall - first_write) * (i + 0.5) / rest for i in range(rest)]
 
     records = []
-    for i in range(args.instants):
+    for i, at in enumerate(instants):
         out = os.path.join(work, f"run-{i:02d}")
-        record = kill_and_rerun(data_dir, out, wall * (i + 0.5) / args.instants, work)
+        record = kill_and_rerun(data_dir, out, at, work)
         records.append(record)
         print(json.dumps(record), flush=True)
         if not args.keep and not record["problems"]:

@@ -1,0 +1,44 @@
+"""Label efficiency: the stratified draw, and a lift run on the fixture with the tiny run's encoder."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from keras_bert_mlm import lift, results
+
+
+def test_the_draw_keeps_each_label_in_its_share_and_is_seeded():
+    train = pd.DataFrame({"text": [f"t{i}" for i in range(1000)], "label": [0] * 700 + [1] * 300})
+    drawn = lift.draw(train, 50, seed=1)
+    assert len(drawn) == 50 and drawn["label"].sum() == 15 and drawn["text"].is_unique
+    assert drawn["text"].tolist() == lift.draw(train, 50, seed=1)["text"].tolist()
+    assert drawn["text"].tolist() != lift.draw(train, 50, seed=2)["text"].tolist()
+    assert len(lift.draw(train, "all", seed=1)) == len(lift.draw(train, 5000, seed=1)) == 1000
+
+
+def test_bad_label_counts_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--labels", "500,many"])
+    assert "--labels: 'many'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_lift_trains_every_arm_records_it_and_a_rerun_skips_it(tiny_run, data_dir, tmp_path, capsys):
+    out = str(tmp_path / "lift")
+    argv = ["--data-dir", data_dir, "--output-dir", out, "--pretrained", tiny_run, "--labels", "20,all",
+            "--datasets", "rotten_tomatoes", "--preset", "tiny", "--offline", "--quiet"]
+    lift.main(argv)
+    records = results.lift_records(out)
+    assert sorted((r["labels"], r["arm"]) for r in records) == sorted(
+        (n, arm) for n in (20, 160) for arm in lift.ARMS)  # the fixture: 160 RT training sentences
+    for r in records:
+        assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["val_accuracy"] <= 1
+    with open(os.path.join(out, "rotten_tomatoes-20-pretrained.json")) as f:
+        assert json.load(f)["requested"] == 20
+    assert os.path.getsize(os.path.join(out, "lift.png")) > 0
+    table = capsys.readouterr().out
+    assert "| RT | 20 |" in table and "| RT | 160 |" in table
+    lift.main(argv)
+    assert capsys.readouterr().out.count("recorded by an earlier run, skipped") == 6

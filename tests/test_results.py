@@ -110,3 +110,23 @@ def test_readme_presets_table_is_what_the_committed_run_records_print():
 
 def test_readme_is_a_short_manual():
     assert os.path.getsize(README) <= 12_500  # bytes, as `wc -c` counts: the long story lives in docs/
+
+
+LIFT = sorted(os.path.join(ROOT, "docs", "lift", d) for d in os.listdir(os.path.join(ROOT, "docs", "lift")))
+
+
+def test_lift_tables_in_the_docs_are_what_the_committed_records_print():
+    text = read(os.path.join(ROOT, "docs", "results.md"))
+    assert LIFT
+    for run in LIFT:
+        command = f"python3 -m keras_bert_mlm.results --lift docs/lift/{os.path.basename(run)}"
+        assert command + "\n\n" + results.lift_table(results.lift_records(run)) + "\n" in text, run
+
+
+def test_lift_table_reports_each_arm_and_the_lift_of_pretraining():
+    records = [{"dataset": "imdb", "labels": 500, "arm": arm, "test_accuracy": acc}
+               for arm, acc in (("pretrained", 0.8), ("random", 0.7512), ("bigrams", 0.84))]
+    lines = results.lift_table(records[:2] + [{**records[2], "labels": 2000}]).splitlines()
+    assert lines[0] == ("| dataset | labels | pretrained test % | random init test % | bag of bigrams test % "
+                        "| lift (points) |")
+    assert lines[2:] == ["| IMDB | 500 | 80.00 | 75.12 | – | +4.88 |", "| IMDB | 2,000 | – | – | 84.00 | – |"]

@@ -1,10 +1,11 @@
-"""Speed of MLM pretraining and serving, ours against the keras.io example's formulation.
+"""Speed of pretraining (MLM and ELECTRA) and serving, ours against the keras.io example's formulation.
 
     python3 -m keras_bert_mlm.bench --preset keras-example --data-dir ../shared/data --seconds 60
 
 Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gathered positions, fused
 loss, length-bucketed batches), `mlm_train_reference` (the example: vocabulary logits at all
-positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `serve` and
+positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `electra_train`
+(ours, `--objective electra`: generator, sampling and discriminator; its FLOPs count all three), `serve` and
 `serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `peak_rss_mb`.
 Both sides train the same model size on the same texts; tokens are real (non-padding) tokens.
 A benchmark, not a test: run it on an otherwise idle machine and compare ratios from one run.
@@ -48,14 +49,24 @@ def load_texts(data_dir, n, seed):
     return [" ".join(rng.choice(words, size=k, p=zipf / zipf.sum())) for k in lengths], "synthetic"
 
 
+def encoder_flops(lengths, width, ff_dim, num_layers):
+    """Forward FLOPs of transformer blocks of `width` on texts of `lengths` real tokens."""
+    per_token = num_layers * 2 * (4 * width * width + 2 * width * ff_dim)
+    return per_token * lengths.sum() + num_layers * 4 * width * (lengths**2).sum()
+
+
 def flops_per_step(cfg, ids, chosen):
-    """Useful FLOPs (forward + backward = 3x forward) of one MLM step on real tokens only."""
+    """Useful FLOPs (forward + backward = 3x forward) of one pretraining step on real tokens only: for
+    MLM the encoder and the vocabulary projection at the `chosen` positions; for ELECTRA also the
+    generator (the same at its width), its sampling projection (forward only) and the one-unit head."""
     lengths = (ids != 0).sum(axis=1).astype(np.float64)
-    d, f = cfg.embed_dim, cfg.ff_dim
-    per_token = cfg.num_layers * (2 * (4 * d * d + 2 * d * f))
-    attention = cfg.num_layers * 4 * d * (lengths**2).sum()
-    head = 2 * d * cfg.vocab_size * chosen
-    return 3 * (per_token * lengths.sum() + attention + head)
+    flops = 3 * encoder_flops(lengths, cfg.embed_dim, cfg.ff_dim, cfg.num_layers)
+    if cfg.objective == "mlm":
+        return flops + 3 * 2 * cfg.embed_dim * cfg.vocab_size * chosen
+    g = cfg.generator_settings()
+    head = 2 * g["generator_width"] * cfg.vocab_size * chosen
+    generator = 3 * encoder_flops(lengths, g["generator_width"], g["generator_ff_dim"], cfg.num_layers)
+    return flops + generator + 3 * lengths.sum() * 2 * cfg.embed_dim + 3 * head + head
 
 
 def time_training(model, batches, seconds, cfg):
@@ -114,6 +125,16 @@ def main(argv=None):
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
     emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
     emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="mlm_train")
+
+    # Ours, ELECTRA's objective: the same texts and encoder, with a generator.
+    electra_cfg = Config(**{**cfg.to_dict(), "objective": "electra"})
+    rtd = models.ReplacedTokenDetector(models.build_encoder(**cfg.encoder_settings()),
+                                       **electra_cfg.generator_settings())
+    rtd.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    e_texts_s, e_tokens_s, e_gflops = time_training(rtd, iter(masking.mlm_dataset(ids, cfg, shuffle=True)),
+                                                    args.seconds, electra_cfg)
+    emit(measure="electra_train", texts_per_s=e_texts_s, tokens_per_s=e_tokens_s, gflops=e_gflops,
+         mfu=e_gflops / peak)
 
     # The example's formulation: dense logits at every position of 256-wide batches.
     reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})

@@ -42,15 +42,26 @@ class Config:
     bigram_buckets: int = _s(0, "hashed embeddings of (previous token, token) pairs added to the token "
                              "embeddings, in this many buckets (0 = none)")
     dropout: float = _s(0.1, "dropout rate inside the encoder")
-    # Masked-language-model pretraining
+    norm_first: bool = _s(False, "pre-LayerNorm blocks and a final LayerNorm instead of post-LayerNorm blocks "
+                          "(budget BERTs: stable at high learning rates)")
+    # Pretraining
+    objective: str = _s("mlm", "pretraining objective: mlm (predict the chosen tokens, BERT) or electra (a small "
+                        "generator fills the chosen positions with sampled words and the encoder learns, at "
+                        "every token, which were replaced: ELECTRA's replaced-token detection)")
+    generator_size: float = _s(0.25, "with objective electra: the generator's width, feed-forward width and heads "
+                               "as a fraction of the encoder's (same depth, same token embeddings; ELECTRA-Small: 0.25)")
+    discriminator_weight: float = _s(50.0, "with objective electra: weight of the replaced-token loss against the "
+                                     "generator's masked-LM loss (ELECTRA: 50)")
     mask_rate: float = _s(0.15, "fraction of real tokens chosen for prediction (BERT: 0.15)")
     mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
     mlm_batch_size: int = _s(32, "pretraining batch size")
     mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining (the peak, with a schedule)")
-    lr_schedule: str = _s("constant", "learning rates: constant, or cosine (linear warm-up over warmup_fraction "
-                          "of the steps, then cosine decay to a tenth) for pretraining and the trainable phase")
+    lr_schedule: str = _s("constant", "learning rates: constant, cosine (linear warm-up over warmup_fraction "
+                          "of the steps, then cosine decay to a tenth) or linear (the same warm-up, then a straight "
+                          "line to zero at the last step) for pretraining and the trainable phase")
     warmup_fraction: float = _s(0.05, "with lr_schedule cosine: share of the steps spent warming up")
     weight_decay: float = _s(0.0, "AdamW weight decay (0 = plain Adam)")
+    adam_beta2: float = _s(0.999, "Adam's second-moment decay (budget BERTs: 0.98)")
     clip_norm: float = _s(0.0, "clip each gradient to this global norm (0 = no clipping)")
     time_budget: float = _s(0.0, "minutes for the whole train.py run (0 = no limit): the fine-tuning epochs and "
                             "the pretraining steps are timed on this machine, pretraining gets the time the "
@@ -89,12 +100,21 @@ class Config:
                 raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(known)})")
         if self.vocab_size < 8:
             raise UserError(f"--vocab-size must be at least 8, not {self.vocab_size}")
+        if self.objective not in ("mlm", "electra"):
+            raise UserError(f"--objective must be mlm or electra, not {self.objective!r}")
+        width = self.generator_settings()["generator_width"]
+        heads = self.generator_settings()["generator_heads"]
+        if self.objective == "electra" and (not 0 < self.generator_size <= 1 or not width or width % heads):
+            raise UserError(f"--generator-size {self.generator_size} gives a generator width of {width} with "
+                            f"{heads} heads: it must be above 0, at most 1, and the width a multiple of the heads")
         if not 0 < self.mask_rate < 1:
             raise UserError(f"--mask-rate must be between 0 and 1, not {self.mask_rate}")
         if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
             raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise UserError(f"--lr-schedule must be constant or cosine, not {self.lr_schedule!r}")
+        if self.lr_schedule not in ("constant", "cosine", "linear"):
+            raise UserError(f"--lr-schedule must be constant, cosine or linear, not {self.lr_schedule!r}")
+        if not 0 < self.adam_beta2 < 1:
+            raise UserError(f"--adam-beta2 must be between 0 and 1, not {self.adam_beta2}")
         if self.time_budget < 0:
             raise UserError(f"--time-budget must be 0 (no limit) or a number of minutes, not {self.time_budget}")
         if not 0 < self.mlm_time_share <= 1:
@@ -119,6 +139,14 @@ class Config:
     def encoder_settings(self):
         """The keyword arguments of `models.build_encoder` for these settings."""
         return {k: getattr(self, k) for k in ENCODER_SETTINGS}
+
+    def generator_settings(self):
+        """The keyword arguments of `models.ReplacedTokenDetector` (beside the encoder). The generator's
+        heads are as wide as the encoder's: fewer heads, fewer attention matrices to compute."""
+        return {"generator_width": round(self.embed_dim * self.generator_size),
+                "generator_ff_dim": max(1, round(self.ff_dim * self.generator_size)),
+                "generator_heads": max(1, round(self.num_heads * self.generator_size)),
+                "discriminator_weight": self.discriminator_weight, "seed": self.seed}
 
     def classifier_settings(self):
         """The keyword arguments of `models.build_classifier` (beside the encoder) for these settings."""
@@ -159,9 +187,10 @@ class Config:
 
 
 ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
-                    "dropout")
+                    "dropout", "norm_first")
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
-PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
+PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("objective", "generator_size", "discriminator_weight", "mask_rate",
+                                           "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
                                            "mlm_val_size", "max_corpus_texts", "mlm_time_share")
 
 # Presets: short overrides of the defaults above (which are the keras.io example's), one reason each.

@@ -11,7 +11,8 @@ and test splits as train.py's), three arms, none with a teacher:
                 steps, so the same compute)
     bigrams     the NBSVM-style bag of uni- and bigrams of `teacher.nbsvm` on the same N texts
 
-Validation picks each arm's epoch; the test split is scored once per arm. The recipe is the preset's
+Validation picks each arm's epoch; the test split is scored once per arm (never, with
+`--validation-only`: the way to compare pretrainings before scoring the chosen one). The recipe is the preset's
 (with RUN's pretraining settings, as `train.py --pretrained`), and any setting flag overrides it.
 Writes OUT/<dataset>-<N>-<arm>.json per arm (a rerun skips those there), OUT/lift.png, and prints
 the table (`python3 -m keras_bert_mlm.results --lift OUT` prints it again).
@@ -37,11 +38,20 @@ def parse_args(argv=None):
                         help="a finished train.py run: its vocabulary and pretrained encoder")
     parser.add_argument("--labels", default="500,2000,all",
                         help="comma-separated numbers of labelled training texts, or all (default: 500,2000,all)")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"comma-separated arms to train (default: {','.join(ARMS)})")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="leave the test split unscored: for choosing between pretrainings, whose test "
+                        "accuracy is then measured once, for the one chosen")
     parser.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
     parser.add_argument("--quiet", action="store_true", help="no progress bars, only stage lines")
     cli.add_config_flags(parser, default_preset="cpu-hour")
     args = parser.parse_args(argv)
     args.label_counts = [parse_count(n, parser) for n in args.labels.split(",") if n.strip()]
+    args.arm_list = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    for arm in args.arm_list:
+        if arm not in ARMS:
+            parser.error(f"--arms: unknown arm {arm!r} (known: {', '.join(ARMS)})")
     return args
 
 
@@ -67,7 +77,7 @@ def draw(train, n, seed):
     return pd.concat(parts).sample(frac=1, random_state=seed)
 
 
-def bigrams_arm(split, cfg):
+def bigrams_arm(split, cfg, score_test=True):
     """Fit the bag of bigrams on split["train"], its epoch picked on validation; test accuracy and all."""
     import keras
 
@@ -79,12 +89,14 @@ def bigrams_arm(split, cfg):
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=2, restore_best_weights=True)
     history = model.fit(batches(texts["train"], labels["train"], shuffle=True), epochs=8, verbose=0,
                         validation_data=batches(texts["validation"], labels["validation"]), callbacks=[stop]).history
-    test = model.predict(batches(texts["test"]), verbose=0).reshape(-1)
-    return {"epoch": int(np.argmax(history["val_accuracy"])) + 1, "val_accuracy": max(history["val_accuracy"]),
-            "test_accuracy": float(np.mean((test >= 0.5) == labels["test"]))}
+    record = {"epoch": int(np.argmax(history["val_accuracy"])) + 1, "val_accuracy": max(history["val_accuracy"])}
+    if score_test:
+        test = model.predict(batches(texts["test"]), verbose=0).reshape(-1)
+        record["test_accuracy"] = float(np.mean((test >= 0.5) == labels["test"]))
+    return record
 
 
-def encoder_arm(arm, name, split, cfg, out, vectorizer, pretrained, verbose):
+def encoder_arm(arm, name, split, cfg, out, vectorizer, pretrained, verbose, score_test=True):
     """Fine-tune the classifier on `pretrained` (or on a new encoder of its architecture), score its
     SavedModel on the test split."""
     import keras
@@ -95,6 +107,8 @@ def encoder_arm(arm, name, split, cfg, out, vectorizer, pretrained, verbose):
     keras.utils.set_random_seed(cfg.seed)
     encoder = pretrained if arm == "pretrained" else models.build_encoder(**cfg.encoder_settings())
     chosen = finetune(name, split, encoder, vectorizer, cfg, out, verbose)
+    if not score_test:
+        return chosen
     served = export.load_savedmodel(os.path.join(out, name, "savedmodel"), "serve")
     test = evaluate.serve_probabilities(served, split["test"]["text"].tolist())
     return {**chosen, "test_accuracy": float(np.mean((test >= 0.5) == split["test"]["label"].to_numpy()))}
@@ -119,7 +133,7 @@ def run(args, cfg):
     for name, split in splits.items():
         for n in args.label_counts:
             drawn = {**split, "train": draw(split["train"], n, cfg.seed)}
-            for arm in ARMS:
+            for arm in args.arm_list:
                 stage = f"{name}-{n}-{arm}"
                 path = os.path.join(out, stage + ".json")
                 if os.path.isfile(path):
@@ -127,14 +141,20 @@ def run(args, cfg):
                     continue
                 log(f"{stage}: training on {len(drawn['train'])} labelled texts")
                 began = time.time()
-                record = (bigrams_arm(drawn, cfg) if arm == "bigrams" else
-                          encoder_arm(arm, stage, drawn, cfg, out, vectorizer, pretrained, verbose))
+                score_test = not args.validation_only
+                record = (bigrams_arm(drawn, cfg, score_test) if arm == "bigrams" else
+                          encoder_arm(arm, stage, drawn, cfg, out, vectorizer, pretrained, verbose, score_test))
                 record.update(dataset=name, labels=len(drawn["train"]), requested=n, arm=arm,
                               seconds=round(time.time() - began, 1))
                 rundir.write_json(path, record)
-                log(f"{stage}: validation {record['val_accuracy']:.4f}, test {record['test_accuracy']:.4f}")
-    plots.plot_lift(results.lift_records(out), os.path.join(out, "lift.png"))
-    print(results.lift_table(results.lift_records(out)))
+                test = f", test {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
+                log(f"{stage}: validation {record['val_accuracy']:.4f}{test}")
+    records = results.lift_records(out)
+    if args.validation_only:
+        print(results.lift_table(records, split="val"))
+    else:
+        plots.plot_lift(records, os.path.join(out, "lift.png"))
+        print(results.lift_table(records))
 
 
 def main(argv=None):

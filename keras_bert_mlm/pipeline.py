@@ -134,7 +134,8 @@ def describe_plan(cfg, splits, corpus, teach, pretrained):
         stages.append("reuse pretraining of " + pretrained)
     else:
         at_most = "at most " if cfg.time_budget else ""
-        stages += ["vocabulary", f"MLM pretraining ({at_most}{cfg.mlm_epochs} epochs of "
+        objective = "ELECTRA" if cfg.objective == "electra" else "MLM"
+        stages += ["vocabulary", f"{objective} pretraining ({at_most}{cfg.mlm_epochs} epochs of "
                                  f"~{len(corpus) - cfg.mlm_val_size} texts)"]
     for name in cfg.dataset_list:
         texts = f"{len(splits[name]['train'])} texts"

@@ -108,9 +108,11 @@ def plot_run(out):
         return json.load(open(path)) if os.path.isfile(path) else {}
 
     chosen, metrics = read("validation.json"), read("metrics.json")
-    if _has_rows(os.path.join(out, "mlm", "history.csv")):
-        plot_history(os.path.join(out, "mlm", "history.csv"), os.path.join(out, "plots", "mlm.png"),
-                     "MLM pretraining", ["loss", "masked_accuracy"])
+    history = os.path.join(out, "mlm", "history.csv")
+    if _has_rows(history):
+        electra = "replaced_accuracy" in pd.read_csv(history, nrows=0).columns
+        plot_history(history, os.path.join(out, "plots", "mlm.png"), "ELECTRA pretraining" if electra else
+                     "MLM pretraining", ["loss", "masked_accuracy"] + ["replaced_accuracy"] * electra)
     for name in SOURCES:
         # a phase's CSV is empty until its first epoch ends (an interrupted run's may stay so)
         phases = [p for p in ("frozen", "finetune") if _has_rows(os.path.join(out, name, f"history_{p}.csv"))]

@@ -1,4 +1,5 @@
-"""Pretraining: the vocabulary, then the masked language model, into OUT/vocab.txt and OUT/mlm/.
+"""Pretraining: the vocabulary, then the masked language model (or with `--objective electra` the
+replaced-token detector, `models.ReplacedTokenDetector`), into OUT/vocab.txt and OUT/mlm/.
 
     figures = pretrain(corpus, cfg, "runs/example", verbose=2)   # the last epoch's loss and accuracy
     encoder = keras.saving.load_model("runs/example/mlm/encoder.keras")
@@ -86,7 +87,11 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     def build(total_steps):
         keras.utils.set_random_seed(cfg.seed)
         with strategy.scope():
-            mlm = models.MaskedLanguageModel(models.build_encoder(**cfg.encoder_settings()), name="mlm")
+            encoder = models.build_encoder(**cfg.encoder_settings())
+            if cfg.objective == "electra":
+                mlm = models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
+            else:
+                mlm = models.MaskedLanguageModel(encoder, name="mlm")
             mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps))
         return mlm
 
@@ -105,8 +110,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         if chief:
             write_json(plan_path, plan)
     epochs, steps = plan["epochs"], plan["steps_per_epoch"]
-    log(f"pretraining: {epochs} epochs x {steps} steps of {global_cfg.mlm_batch_size} texts on {replicas} "
-        f"replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over {len(train_ids)} texts), "
+    log(f"pretraining ({cfg.objective}): {epochs} epochs x {steps} steps of {global_cfg.mlm_batch_size} texts "
+        f"on {replicas} replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over "
+        f"{len(train_ids)} texts), "
         f"{len(val_ids)} texts held out, learning rate {learning_rate:g}")
 
     mlm = build(epochs * steps)

@@ -124,18 +124,19 @@ def lift_records(out):
     return records
 
 
-def lift_table(records):
-    """Test accuracy of each arm per dataset and number of labels, and pretrained minus random."""
+def lift_table(records, split="test"):
+    """Accuracy (`split` "test" or "val") of each arm per dataset and number of labels, and pretrained
+    minus random."""
     by = {(r["dataset"], r["labels"], r["arm"]): r for r in records}
     rows = []
     for dataset, labels in sorted({(r["dataset"], r["labels"]) for r in records}):
-        test = {arm: by.get((dataset, labels, arm), {}).get("test_accuracy")
+        test = {arm: by.get((dataset, labels, arm), {}).get(f"{split}_accuracy")
                 for arm in ("pretrained", "random", "bigrams")}
         lift = None if None in (test["pretrained"], test["random"]) else test["pretrained"] - test["random"]
         rows.append([dict(DATASETS).get(dataset, dataset), f"{labels:,}"] + [_pct(v) for v in test.values()]
                     + [NONE if lift is None else f"{100 * lift:+.2f}"])
-    return _markdown(["dataset", "labels", "pretrained test %", "random init test %", "bag of bigrams test %",
-                      "lift (points)"], rows)
+    return _markdown(["dataset", "labels", f"pretrained {split} %", f"random init {split} %",
+                      f"bag of bigrams {split} %", "lift (points)"], rows)
 
 
 def main(argv=None):
@@ -160,7 +161,7 @@ def main(argv=None):
         records = [r for run in args.runs for r in lift_records(run)]
         if not records:
             raise UserError(f"{args.runs[0]}: no records of keras_bert_mlm.lift")
-        print(lift_table(records))
+        print(lift_table(records, "test" if all("test_accuracy" in r for r in records) else "val"))
         return
     print(presets_table(args.runs) if args.presets else table(args.runs, args.unscored))
 

@@ -22,6 +22,9 @@ def test_bad_label_counts_are_refused(capsys):
     with pytest.raises(SystemExit):
         lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--labels", "500,many"])
     assert "--labels: 'many'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--arms", "pretrained,electra"])
+    assert "--arms: unknown arm 'electra'" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -42,3 +45,16 @@ def test_lift_trains_every_arm_records_it_and_a_rerun_skips_it(tiny_run, data_di
     assert "| RT | 20 |" in table and "| RT | 160 |" in table
     lift.main(argv)
     assert capsys.readouterr().out.count("recorded by an earlier run, skipped") == 6
+
+
+@pytest.mark.slow
+def test_validation_only_leaves_the_test_split_unscored(tiny_run, data_dir, tmp_path, capsys):
+    out = str(tmp_path / "lift")
+    lift.main(["--data-dir", data_dir, "--output-dir", out, "--pretrained", tiny_run, "--labels", "20",
+               "--arms", "pretrained,bigrams", "--validation-only", "--datasets", "rotten_tomatoes",
+               "--preset", "tiny", "--offline", "--quiet"])
+    records = results.lift_records(out)
+    assert sorted(r["arm"] for r in records) == ["bigrams", "pretrained"]
+    assert all("test_accuracy" not in r and 0 <= r["val_accuracy"] <= 1 for r in records)
+    assert not os.path.exists(os.path.join(out, "lift.png"))
+    assert "| dataset | labels | pretrained val % |" in capsys.readouterr().out

@@ -1,9 +1,10 @@
+import pytest
 import numpy as np
 import keras
 import tensorflow as tf
 
 from keras_bert_mlm import losses, masking, models
-from keras_bert_mlm.config import Config
+from keras_bert_mlm.config import Config, UserError
 
 CFG = Config.from_preset("tiny")
 
@@ -118,6 +119,25 @@ def test_fused_loss_over_several_chunks_and_no_chosen_rows():
     assert [float(v) for v in none] == [0.0, 0.0]
 
 
+def test_fused_loss_draws_samples_from_the_softmax_it_computes():
+    # Two rows of slots per text; vocabulary of 3 with logits log(0.2), log(0.3), log(0.5) in every row.
+    n = 4000
+    vectors = tf.ones((n // 2, 2, 1))
+    kernel, bias = tf.zeros((1, 3)), tf.math.log(tf.constant([0.2, 0.3, 0.5]))
+    targets = tf.fill((n // 2, 2), 1)
+    weights = tf.constant([[1.0, 0.0]] * (n // 4) + [[1.0, 1.0]] * (n // 4))
+    seed = tf.constant([7, 8])
+    loss, hits, samples = losses.fused_projection_loss(vectors, kernel, bias, targets, weights, chunk_size=256,
+                                                       seed=seed)
+    assert np.isclose(loss, -np.log(0.3), rtol=1e-5)  # the loss is unchanged by sampling
+    samples = samples.numpy()
+    assert (samples[weights.numpy() == 0] == 1).all()  # unchosen slots keep their target
+    drawn = samples[weights.numpy() > 0]
+    np.testing.assert_allclose(np.bincount(drawn, minlength=3) / len(drawn), [0.2, 0.3, 0.5], atol=0.03)
+    again = losses.fused_projection_loss(vectors, kernel, bias, targets, weights, chunk_size=256, seed=seed)[2]
+    np.testing.assert_array_equal(again, samples)  # a seed fixes the draw
+
+
 def test_bigram_embedding_sees_the_previous_token_and_survives_saving(tmp_path):
     cfg = Config.from_preset("tiny", bigram_buckets=97)
     encoder = models.build_encoder(**cfg.encoder_settings())
@@ -155,3 +175,75 @@ def test_classifier_with_pooled_embeddings_shares_the_encoder_weights_and_round_
     path = str(tmp_path / "classifier.keras")
     classifier.save(path)
     np.testing.assert_allclose(keras.saving.load_model(path)(ids), classifier(ids), rtol=1e-5)
+
+
+def test_replace_tokens_writes_targets_and_samples_at_the_chosen_positions():
+    x, y, w = batch()
+    samples = tf.where(w > 0, (y + 1) % CFG.vocab_size, y)  # another word at each chosen slot
+    original, corrupted = models.electra.replace_tokens(x["token_ids"], x["mask_positions"], y, samples)
+    original, corrupted, masked = original.numpy(), corrupted.numpy(), x["token_ids"].numpy()
+    positions, y, chosen = x["mask_positions"].numpy(), y.numpy(), w.numpy() > 0
+    rows = np.arange(len(y))[:, None]
+    np.testing.assert_array_equal(original[rows, positions], y)  # the targets written back
+    slots = np.zeros(masked.shape, bool)
+    slots[rows, positions] = True
+    np.testing.assert_array_equal(original[~slots], masked[~slots])  # elsewhere the input, untouched
+    replaced = np.zeros(masked.shape, bool)
+    replaced[rows, positions] = chosen
+    np.testing.assert_array_equal(original != corrupted, replaced)  # the chosen positions, nothing else
+
+
+def electra(seed=0):
+    keras.utils.set_random_seed(seed)
+    cfg = Config.from_preset("tiny", objective="electra")
+    rtd = models.ReplacedTokenDetector(models.build_encoder(**cfg.encoder_settings()), **cfg.generator_settings())
+    rtd.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return rtd
+
+
+def test_replaced_token_detector_trains_shares_embeddings_and_round_trips(tmp_path):
+    rtd = electra()
+    assert rtd.generator.get_layer("embeddings") is rtd.encoder.get_layer("embeddings")
+    names = [v.path for v in rtd.trainable_variables]
+    assert len(names) == len(set(names))  # the shared embeddings are trained once, not twice
+    x, y, w = batch()
+    data = tf.data.Dataset.from_tensors((x, y, w))
+    before = rtd.evaluate(data, verbose=0, return_dict=True)
+    rtd.fit(data.repeat(30), verbose=0)
+    after = rtd.evaluate(data, verbose=0, return_dict=True)
+    assert set(after) == {"loss", "masked_accuracy", "replaced_accuracy"}
+    assert after["loss"] < before["loss"] and after["replaced_accuracy"] > 0.5
+    assert tuple(rtd(x).shape) == (*y.shape, CFG.vocab_size)  # the generator's logits: fill-mask works as for MLM
+    path = str(tmp_path / "rtd.keras")
+    rtd.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded(x), rtd(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded.encoder(x["token_ids"]), rtd.encoder(x["token_ids"]), rtol=1e-5, atol=1e-5)
+    assert loaded.generator.get_layer("embeddings") is loaded.encoder.get_layer("embeddings")
+
+
+def test_electra_settings_are_checked():
+    with pytest.raises(UserError, match="--objective must be mlm or electra"):
+        Config.from_preset("tiny", objective="bert")
+    with pytest.raises(UserError, match="--generator-size 1.5 gives a generator width of 24 with 3 heads"):
+        Config.from_preset("tiny", objective="electra", generator_size=1.5)
+    with pytest.raises(UserError, match="--generator-size 0.3 gives a generator width of 17 with 2 heads"):
+        Config.from_preset("tiny", objective="electra", generator_size=0.3, num_heads=8, embed_dim=56)
+    settings = Config.from_preset("cpu-hour", objective="electra").generator_settings()
+    assert (settings["generator_width"], settings["generator_ff_dim"], settings["generator_heads"]) == (32, 64, 1)
+
+
+def test_pre_layernorm_encoder_ends_normalized_and_round_trips(tmp_path):
+    cfg = Config.from_preset("tiny", norm_first=True, num_layers=2)
+    keras.utils.set_random_seed(0)
+    encoder = models.build_encoder(**cfg.encoder_settings())
+    assert encoder.layers[-1].name == "final_norm" and encoder.layers[2].name == "block0_attention_norm"
+    ids = batch()[0]["token_ids"]
+    vectors = encoder(ids).numpy()
+    np.testing.assert_allclose(vectors.mean(-1), 0, atol=1e-4)
+    np.testing.assert_allclose(vectors.std(-1), 1, atol=1e-2)
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path)(ids), vectors, rtol=1e-5, atol=1e-5)
+    classifier = models.build_classifier(models.copy_encoder(encoder), **cfg.classifier_settings())
+    assert classifier(ids).shape == (ids.shape[0], 1)

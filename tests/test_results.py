@@ -130,3 +130,11 @@ def test_lift_table_reports_each_arm_and_the_lift_of_pretraining():
     assert lines[0] == ("| dataset | labels | pretrained test % | random init test % | bag of bigrams test % "
                         "| lift (points) |")
     assert lines[2:] == ["| IMDB | 500 | 80.00 | 75.12 | – | +4.88 |", "| IMDB | 2,000 | – | – | 84.00 | – |"]
+
+
+def test_lift_table_of_validation_accuracy():
+    records = [{"dataset": "rotten_tomatoes", "labels": 500, "arm": arm, "val_accuracy": acc}
+               for arm, acc in (("pretrained", 0.65), ("random", 0.6))]
+    lines = results.lift_table(records, split="val").splitlines()
+    assert lines[0].startswith("| dataset | labels | pretrained val % | random init val % | bag of bigrams val %")
+    assert lines[2] == "| RT | 500 | 65.00 | 60.00 | – | +5.00 |"

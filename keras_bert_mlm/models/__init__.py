@@ -2,6 +2,7 @@
 
     encoder = build_encoder(**cfg.encoder_settings())   # token ids -> one vector per token
     mlm = MaskedLanguageModel(encoder)                   # + vocabulary logits at the chosen positions
+    rtd = ReplacedTokenDetector(encoder, generator_width=64, generator_ff_dim=128)  # or ELECTRA's objective
     classifier = build_classifier(copy_encoder(encoder), **cfg.classifier_settings())
 
 Importing this package registers the custom layers, which `keras.saving.load_model` needs to read
@@ -9,9 +10,11 @@ the `.keras` files of a run.
 """
 
 from .classifier import accuracy, build_classifier
-from .encoder import build_encoder, copy_encoder
+from .electra import ReplacedTokenDetector
+from .encoder import build_encoder, build_generator, copy_encoder
 from .layers import MaskedLMHead, PaddingMask, SequencePooling, TokenAndPositionEmbedding
 from .masked_lm import MaskedLanguageModel
 
-__all__ = ["MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "SequencePooling", "TokenAndPositionEmbedding",
-           "accuracy", "build_classifier", "build_encoder", "copy_encoder"]
+__all__ = ["MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "ReplacedTokenDetector", "SequencePooling",
+           "TokenAndPositionEmbedding", "accuracy", "build_classifier", "build_encoder", "build_generator",
+           "copy_encoder"]

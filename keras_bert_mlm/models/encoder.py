@@ -12,29 +12,64 @@ from keras import layers
 from .layers import PaddingMask, TokenAndPositionEmbedding
 
 
-def build_encoder(vocab_size, max_len, embed_dim, num_heads, ff_dim, num_layers, bigram_buckets=0, dropout=0.1):
+def build_encoder(vocab_size, max_len, embed_dim, num_heads, ff_dim, num_layers, bigram_buckets=0, dropout=0.1,
+                  norm_first=False):
     """A functional `keras.Model` named "encoder": token ids `(batch, length)`, 0 = padding, to one
     vector per token `(batch, length, embed_dim)`. Embeddings (see `TokenAndPositionEmbedding`), then
     `num_layers` post-LayerNorm transformer blocks: self-attention over the real tokens, then a ReLU
     feed-forward block of width `ff_dim`, each followed by dropout, a residual sum and LayerNorm.
+    With `norm_first`, pre-LayerNorm blocks instead (each sublayer reads a normalized copy and adds
+    to the unnormalized sum) and a final LayerNorm: what lets budget BERTs train at a high learning rate.
 
     `Config.encoder_settings()` gives these arguments for a run's settings.
     """
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(vocab_size, max_len, embed_dim, bigram_buckets, name="embeddings")(token_ids)
     mask = PaddingMask(name="padding_mask")(token_ids)
+    x = transformer_blocks(x, mask, num_heads, ff_dim, num_layers, dropout, norm_first=norm_first)
+    if norm_first:
+        x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
+    return keras.Model(token_ids, x, name="encoder")
+
+
+def transformer_blocks(x, mask, num_heads, ff_dim, num_layers, dropout, prefix="block", norm_first=False):
+    """`num_layers` transformer blocks on `x` `(batch, length, width)`, attending where `mask` is True;
+    post-LayerNorm, or pre-LayerNorm with `norm_first`. Layers are named `{prefix}{i}_...`."""
+    width = x.shape[-1]
     # Each layer is created where it is first called: the order of creation fixes each layer's seed,
     # so reordering it changes every figure a seed reproduces.
     for i in range(num_layers):
+        attention_norm = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}{i}_attention_norm")
+        ff_norm = layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}{i}_ff_norm")
+        h = attention_norm(x) if norm_first else x
         attention = layers.MultiHeadAttention(
-            num_heads, embed_dim // num_heads, name=f"block{i}_attention")(x, x, attention_mask=mask)
-        attention = layers.Dropout(dropout, name=f"block{i}_attention_dropout")(attention)
-        x = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_attention_norm")(layers.Add()([x, attention]))
-        ff = layers.Dense(ff_dim, activation="relu", name=f"block{i}_ff_in")(x)
-        ff = layers.Dense(embed_dim, name=f"block{i}_ff_out")(ff)
-        ff = layers.Dropout(dropout, name=f"block{i}_ff_dropout")(ff)
-        x = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_ff_norm")(layers.Add()([x, ff]))
-    return keras.Model(token_ids, x, name="encoder")
+            num_heads, width // num_heads, name=f"{prefix}{i}_attention")(h, h, attention_mask=mask)
+        attention = layers.Dropout(dropout, name=f"{prefix}{i}_attention_dropout")(attention)
+        x = layers.Add()([x, attention])
+        x = x if norm_first else attention_norm(x)
+        ff = layers.Dense(ff_dim, activation="relu", name=f"{prefix}{i}_ff_in")(ff_norm(x) if norm_first else x)
+        ff = layers.Dense(width, name=f"{prefix}{i}_ff_out")(ff)
+        ff = layers.Dropout(dropout, name=f"{prefix}{i}_ff_dropout")(ff)
+        x = layers.Add()([x, ff])
+        x = x if norm_first else ff_norm(x)
+    return x
+
+
+def build_generator(embeddings, width, num_heads, ff_dim, num_layers, dropout=0.1):
+    """ELECTRA's generator: a narrower encoder on the same `embeddings` layer (a shared
+    `TokenAndPositionEmbedding`), projected down to `width`; token ids to `(batch, length, width)`.
+
+    >>> import numpy as np
+    >>> encoder = build_encoder(vocab_size=100, max_len=16, embed_dim=8, num_heads=2, ff_dim=16, num_layers=1)
+    >>> generator = build_generator(encoder.get_layer("embeddings"), width=4, num_heads=2, ff_dim=8, num_layers=1)
+    >>> tuple(generator(np.array([[5, 6, 7, 0]], "int32")).shape)
+    (1, 4, 4)
+    """
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = layers.Dense(width, name="generator_in")(embeddings(token_ids))
+    mask = PaddingMask(name="padding_mask")(token_ids)
+    x = transformer_blocks(x, mask, num_heads, ff_dim, num_layers, dropout, prefix="generator_block")
+    return keras.Model(token_ids, x, name="generator")
 
 
 def copy_encoder(encoder):

@@ -128,10 +128,11 @@ class MaskedLMHead(layers.Layer):
     def gather(self, vectors, positions):
         return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
 
-    def loss_and_hits(self, vectors, positions, targets, weights):
-        """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all."""
+    def loss_and_hits(self, vectors, positions, targets, weights, seed=None):
+        """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all; with
+        a `seed`, also a token drawn from each chosen slot's softmax (`losses.fused_projection_loss`)."""
         kernel, bias = (ops.cast(v, "float32") for v in (self.projection.kernel, self.projection.bias))
-        return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights)
+        return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights, seed=seed)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size}

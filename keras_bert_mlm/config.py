@@ -102,8 +102,8 @@ class Config:
             raise UserError(f"--vocab-size must be at least 8, not {self.vocab_size}")
         if self.objective not in ("mlm", "electra"):
             raise UserError(f"--objective must be mlm or electra, not {self.objective!r}")
-        width = self.generator_settings()["generator_width"]
-        heads = self.generator_settings()["generator_heads"]
+        generator = self.generator_settings()
+        width, heads = generator["generator_width"], generator["generator_heads"]
         if self.objective == "electra" and (not 0 < self.generator_size <= 1 or not width or width % heads):
             raise UserError(f"--generator-size {self.generator_size} gives a generator width of {width} with "
                             f"{heads} heads: it must be above 0, at most 1, and the width a multiple of the heads")

@@ -150,11 +150,10 @@ def run(args, cfg):
                 test = f", test {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
                 log(f"{stage}: validation {record['val_accuracy']:.4f}{test}")
     records = results.lift_records(out)
-    if args.validation_only:
-        print(results.lift_table(records, split="val"))
-    else:
+    split = results.lift_split(records)
+    if split == "test":  # the plot shows test accuracy
         plots.plot_lift(records, os.path.join(out, "lift.png"))
-        print(results.lift_table(records))
+    print(results.lift_table(records, split))
 
 
 def main(argv=None):

@@ -124,6 +124,11 @@ def lift_records(out):
     return records
 
 
+def lift_split(records):
+    """"test" when every record has a test accuracy, else "val" (`lift --validation-only` records)."""
+    return "test" if all("test_accuracy" in r for r in records) else "val"
+
+
 def lift_table(records, split="test"):
     """Accuracy (`split` "test" or "val") of each arm per dataset and number of labels, and pretrained
     minus random."""
@@ -161,7 +166,7 @@ def main(argv=None):
         records = [r for run in args.runs for r in lift_records(run)]
         if not records:
             raise UserError(f"{args.runs[0]}: no records of keras_bert_mlm.lift")
-        print(lift_table(records, "test" if all("test_accuracy" in r for r in records) else "val"))
+        print(lift_table(records, lift_split(records)))
         return
     print(presets_table(args.runs) if args.presets else table(args.runs, args.unscored))
 

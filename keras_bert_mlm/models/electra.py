@@ -21,6 +21,7 @@ from keras import layers, ops
 from ..text import PAD_ID
 from .encoder import build_generator
 from .layers import MaskedLMHead, register
+from .masked_lm import minimize
 
 
 def replace_tokens(token_ids, positions, targets, samples):
@@ -123,13 +124,7 @@ class ReplacedTokenDetector(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, *counts = self._loss_and_counts(data, training=True)
-            # Under tf.distribute the optimizer sums the replicas' gradients: average them instead.
-            replica_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(replica_loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_metrics(loss, *counts, data[2])
+        return self._update_metrics(*minimize(self, self._loss_and_counts, data), data[2])
 
     def test_step(self, data):
         return self._update_metrics(*self._loss_and_counts(data, training=False), data[2])

@@ -16,6 +16,17 @@ from keras import ops
 from .layers import MaskedLMHead, register
 
 
+def minimize(model, loss_and_counts, data):
+    """One optimizer step of `model` on the loss that `loss_and_counts(data, training=True)` returns
+    first; returns all it returns (the loss and the counts its metrics need)."""
+    with tf.GradientTape() as tape:
+        outputs = loss_and_counts(data, training=True)
+        # Under tf.distribute the optimizer sums the replicas' gradients: average them instead.
+        replica_loss = outputs[0] / tf.distribute.get_strategy().num_replicas_in_sync
+    model.optimizer.apply(tape.gradient(replica_loss, model.trainable_variables), model.trainable_variables)
+    return outputs
+
+
 @register
 class MaskedLanguageModel(keras.Model):
     """Encoder + `MaskedLMHead`, trained with a loss over the chosen positions only.
@@ -63,13 +74,7 @@ class MaskedLanguageModel(keras.Model):
         return head.loss_and_hits(vectors, inputs["mask_positions"], targets, weights)
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, hits = self._loss_and_hits(data, training=True)
-            # Under tf.distribute the optimizer sums the replicas' gradients: average them instead.
-            replica_loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(replica_loss, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_metrics(loss, hits, data[2])
+        return self._update_metrics(*minimize(self, self._loss_and_hits, data), data[2])
 
     def test_step(self, data):
         return self._update_metrics(*self._loss_and_hits(data, training=False), data[2])

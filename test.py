@@ -19,6 +19,8 @@ def parse_args(argv=None):
     parser.add_argument("--datasets", default=None,
                         help="comma-separated datasets to score (default: every dataset the run trained)")
     parser.add_argument("--batch-size", type=int, default=256, help="texts per call of serve (default: 256)")
+    parser.add_argument("--tfds-dir", default=None,
+                        help="TensorFlow Datasets data dir for tfds: tasks, as for train.py (default: tfds's own)")
     parser.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
     return parser.parse_args(argv)
 
@@ -29,7 +31,8 @@ def main(argv=None):
         raise UserError(f"--batch-size must be positive, not {args.batch_size}")
     from keras_bert_mlm import evaluate  # loads TensorFlow: after the flags are checked
 
-    results = evaluate.score_run(args.artifacts, args.data_dir, args.datasets, args.batch_size, args.offline)
+    results = evaluate.score_run(args.artifacts, args.data_dir, args.datasets, args.batch_size, args.offline,
+                                 args.tfds_dir)
     print(evaluate.metrics_table(results))
     print(f"wrote {os.path.join(args.artifacts, 'metrics.json')}")
 

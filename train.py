@@ -18,6 +18,9 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default="data",
                         help="folder with aclImdb_v1.tar.gz or aclImdb/, and rt-polaritydata.tar.gz or "
                              "rt-polaritydata/; what is missing is downloaded (default: data)")
+    parser.add_argument("--tfds-dir", default=None,
+                        help="TensorFlow Datasets data dir for tfds: sources of --task and --corpus "
+                             "(default: tfds's own, ~/tensorflow_datasets or $TFDS_DATA_DIR)")
     parser.add_argument("--output-dir", default="runs/latest", help="where artifacts go (default: runs/latest)")
     parser.add_argument("--offline", action="store_true", help="never download; fail if data is missing")
     parser.add_argument("--overwrite", action="store_true",

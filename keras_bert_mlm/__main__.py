@@ -19,7 +19,7 @@ from .config import UserError
 def parse_args(argv):
     parser = ArgumentParser(prog="python3 -m keras_bert_mlm", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="{predict,fill-mask}")
-    predict = commands.add_parser("predict", help="positive probability and label of each text")
+    predict = commands.add_parser("predict", help="the likeliest class of each text and its probability")
     fill = commands.add_parser("fill-mask", help="likeliest tokens for the first [mask] of each text")
     for sub in (predict, fill):
         sub.error = parser.error
@@ -64,20 +64,30 @@ def main(argv=None):
 
     import tensorflow as tf
 
+    import numpy as np
+
     from . import memory
+    from .evaluate import saved_labels
     from .export import load_savedmodel
 
     memory.keep_freed_memory()
 
     if args.command == "predict":
         loaded = load_savedmodel(path, "serve")
-        probabilities = loaded.serve(tf.constant(texts)).numpy()[:, 0]
-        for text, p in zip(texts, probabilities):
-            label = "positive" if p >= 0.5 else "negative"
-            if args.json:
-                print(json.dumps({"text": text, "probability": round(float(p), 6), "label": label}))
+        names = saved_labels(loaded) or ["negative", "positive"]  # exported before `labels`: sentiment
+        probabilities = loaded.serve(tf.constant(texts)).numpy()
+        if probabilities.shape[1] == 1:  # binary: P(names[1])
+            probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+        width = max(map(len, names))
+        for text, row in zip(texts, probabilities):
+            label = names[int(np.argmax(row))]
+            if args.json:  # binary: "probability" is P(names[1]), as it always was
+                print(json.dumps({"text": text, "label": label, "probability": round(float(row[-1]), 6)}
+                                 if len(names) == 2 else
+                                 {"text": text, "label": label,
+                                  "probabilities": {n: round(float(p), 6) for n, p in zip(names, row)}}))
             else:
-                print(f"{p:.4f}  {label:<8}  {text}")
+                print(f"{row.max() if len(names) > 2 else row[1]:.4f}  {label:<{width}}  {text}")
         return
     loaded = load_savedmodel(path, "fill_mask")
     result = loaded.fill_mask(tf.constant(texts))

@@ -99,13 +99,18 @@ def add_config_flags(parser, default_preset="keras-example"):
                              + f" (default: {default_preset})")
     group = parser.add_argument_group("settings (override the preset; preset keras-example's value shown)")
     for f in dataclasses.fields(Config):
-        group.add_argument(
-            "--" + f.name.replace("_", "-"), type=_parse_bool if f.type is bool else f.type,
-            default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})",
-        )
+        flag = "--" + f.name.replace("_", "-")
+        if f.metadata.get("repeatable"):
+            group.add_argument(flag, action="append", default=None, metavar=f.metadata["metavar"],
+                               help=f.metadata["help"])
+            continue
+        group.add_argument(flag, type=_parse_bool if f.type is bool else f.type,
+                           default=None, metavar=f.name.upper(), help=f"{f.metadata['help']} (default: {f.default})")
 
 
 def config_from_args(args):
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
                  if getattr(args, f.name, None) is not None}
+    if overrides.get("task") and "datasets" not in overrides:
+        overrides["datasets"] = ""  # your own tasks replace the built-in datasets unless --datasets asks
     return Config.from_preset(args.preset, **overrides)

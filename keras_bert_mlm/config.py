@@ -1,4 +1,4 @@
-"""Every setting of a run in one dataclass, and named presets (`cli.add_config_flags` makes the flags).
+"""Every setting of a run in one dataclass (`cli.add_config_flags` makes the flags); presets.py names sets.
 
     cfg = Config.from_preset("tiny", mlm_epochs=2)
     cfg.to_json("config.json"); Config.from_json("config.json") == cfg  # True
@@ -9,7 +9,10 @@ Each field's `help` metadata becomes the help text of its `--flag` (underscores 
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
+
+from .presets import PRESETS, PURPOSES  # noqa: F401 (PURPOSES: for the commands' help)
 
 
 class UserError(Exception):
@@ -20,10 +23,32 @@ def _s(default, help):
     return field(default=default, metadata={"help": help})
 
 
+def _many(help, metavar):
+    """A setting given as a repeatable flag (`--task a=x.csv --task b=y.csv`), kept as a list."""
+    return field(default_factory=list, metadata={"help": help, "repeatable": True, "metavar": metavar})
+
+
+BUILT_IN = ("imdb", "rotten_tomatoes")  # datasets known by name (data.py reads them)
+# Folder names a run writes beside its classifiers: a task may not take them.
+_RESERVED = ("mlm", "plots", "logs")
+
+
 @dataclass
 class Config:
     # Data
-    datasets: str = _s("imdb,rotten_tomatoes", "comma-separated datasets to fine-tune on")
+    datasets: str = _s("imdb,rotten_tomatoes", "comma-separated built-in datasets to fine-tune on (with --task: "
+                       "none unless given)")
+    task: list = _many("a classification task of your own, NAME=SOURCE (repeatable): a .csv/.tsv/.jsonl file "
+                       "with text and label columns (and an optional split column), a folder of train/validation/"
+                       "test files, or tfds:NAME[/CONFIG]; missing splits are drawn from train", "NAME=SOURCE")
+    corpus: list = _many("pretraining texts of your own (repeatable): a folder of .txt files, a .txt file (a text "
+                         "per line), a .csv/.tsv/.jsonl column (FILE[:COLUMN]), tfds:NAME[/CONFIG]:SPLIT, or "
+                         "builtin (IMDB and Rotten Tomatoes' training text); default: builtin when a built-in "
+                         "dataset is fine-tuned, else the tasks' training texts", "SOURCE")
+    text_column: str = _s("text", "column of the texts in --task and --corpus files (and tfds features)")
+    label_column: str = _s("label", "column of the labels in --task files (names or integers)")
+    split_column: str = _s("split", "column of --task files that says train, validation or test (if absent, "
+                           "validation and test are drawn from the rows, stratified)")
     imdb_val_size: int = _s(2500, "IMDB train reviews held out (stratified) for validation")
     mlm_val_size: int = _s(1000, "pretraining texts held out to report masked-token validation accuracy")
     max_corpus_texts: int = _s(0, "use at most this many pretraining texts (0 = all); for quick runs")
@@ -94,10 +119,21 @@ class Config:
     def __post_init__(self):
         if self.pooling not in ("max", "mean", "first"):
             raise UserError(f"--pooling must be max, mean or first, not {self.pooling!r}")
-        known = ("imdb", "rotten_tomatoes")
-        for name in self.dataset_list:
-            if name not in known:
-                raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(known)})")
+        for name in self.builtin_datasets:
+            if name not in BUILT_IN:
+                raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(BUILT_IN)}; "
+                                "your own data: --task NAME=SOURCE)")
+        names = list(self.builtin_datasets)
+        for spec in self.task:
+            name, _, source = spec.partition("=")
+            if not source or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise UserError(f"--task {spec!r}: expected NAME=SOURCE, NAME made of letters, digits, _ . -")
+            if name in names or name in _RESERVED:
+                raise UserError(f"--task {spec!r}: the name {name!r} is "
+                                + ("used twice" if name in names else "taken by the run's own folders"))
+            names.append(name)
+        if not names:
+            raise UserError("nothing to fine-tune: give --datasets or --task")
         if self.vocab_size < 8:
             raise UserError(f"--vocab-size must be at least 8, not {self.vocab_size}")
         if self.objective not in ("mlm", "electra"):
@@ -133,8 +169,19 @@ class Config:
             raise UserError(f"--embed-dim {self.embed_dim} is not a multiple of --num-heads {self.num_heads}")
 
     @property
-    def dataset_list(self):
+    def builtin_datasets(self):
+        """The built-in datasets of `--datasets`."""
         return [d.strip() for d in self.datasets.split(",") if d.strip()]
+
+    @property
+    def tasks(self):
+        """{name: source} of the `--task` flags."""
+        return dict(spec.split("=", 1) for spec in self.task)
+
+    @property
+    def dataset_list(self):
+        """Every classifier this run trains: the built-in datasets, then the tasks."""
+        return self.builtin_datasets + list(self.tasks)
 
     def encoder_settings(self):
         """The keyword arguments of `models.build_encoder` for these settings."""
@@ -189,47 +236,6 @@ class Config:
 ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
                     "dropout", "norm_first")
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
-PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("objective", "generator_size", "discriminator_weight", "mask_rate",
-                                           "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
+PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("corpus", "objective", "generator_size", "discriminator_weight",
+                                           "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
                                            "mlm_val_size", "max_corpus_texts", "mlm_time_share")
-
-# Presets: short overrides of the defaults above (which are the keras.io example's), one reason each.
-# How each preset scored, and on which machine, is in docs/results.md, never here.
-PRESETS = {
-    # The keras.io example "End-to-end Masked Language Modeling with BERT", setting for setting.
-    "keras-example": {},
-    # Trains in seconds on a few hundred texts: for the tests and for trying the pipeline.
-    "tiny": dict(
-        vocab_size=500, max_len=32, embed_dim=16, num_heads=2, ff_dim=32, mlm_val_size=16,
-        mlm_epochs=2, mlm_batch_size=16, imdb_val_size=8, clf_batch_size=16, clf_learning_rate=1e-2,
-        clf_frozen_epochs=2, clf_finetune_epochs=1, head_hidden=8, top_k=5,
-    ),
-    # Our recipe for one hour on a 2-core CPU.
-    "cpu-hour": dict(
-        max_len=512,                  # whole reviews: all but about a tenth of IMDB's fit in 512 tokens
-        num_layers=2, num_heads=4,    # depth over width, 32-wide heads: fewer, larger matmuls on a CPU
-        ff_dim=256,                   # the usual 2x width feed-forward block
-        bigram_buckets=65536,         # word pairs ("not good") from the first layer, as fastText adds n-grams
-        mlm_epochs=20,                # a cap only: the time budget decides the steps
-        mlm_time_share=1.0,           # pretraining gets all the time the timed fine-tuning leaves
-        lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,  # AdamW, warm-up, cosine decay, clipping
-        pooling="mean",               # every real token counts: above max and first-token pooling on validation
-        head_dropout=0.1, head_hidden=0,  # a linear head on the pooled vector, lightly regularized
-        clf_frozen_epochs=0,          # every fine-tuning minute goes to epochs that also train the encoder
-        clf_finetune_epochs=2, clf_finetune_learning_rate=3e-4, patience=1,  # two epochs of IMDB fill the hour
-        distill_unlabelled=50000,     # IMDB's unlabelled reviews, labelled by the bag-of-bigrams teacher
-        distill_sentences=50000,      # Rotten Tomatoes has no unlabelled text: sentences cut from IMDB's
-        teacher_reads_imdb=True,      # Rotten Tomatoes' teacher learns more words from IMDB's reviews
-        time_budget=60.0,             # the hour this preset is named for
-    ),
-}
-# The cpu-hour recipe, deeper, in the 150 minutes the `best` target allows.
-PRESETS["best"] = {**PRESETS["cpu-hour"], "num_layers": 4, "ff_dim": 512, "time_budget": 150.0}
-
-# One line per preset, for `--help` and the README's presets table.
-PURPOSES = {
-    "keras-example": "the keras.io example, setting for setting: the point of comparison",
-    "tiny": "trains in seconds: tests and trying the pipeline",
-    "cpu-hour": "our recipe for one hour on a 2-core CPU (the README's command)",
-    "best": "the cpu-hour recipe with 4 layers, in 150 minutes",
-}

@@ -1,8 +1,10 @@
-"""IMDB and Rotten Tomatoes, read from their official archives (or extracted folders) into pandas.
+"""IMDB and Rotten Tomatoes, read from their official archives (or extracted folders) into pandas, and
+what a run reads: built-in datasets or your own tasks (`sources.py`), and the pretraining texts.
 
     splits = load_dataset("imdb", "../shared/data", imdb_val_size=2500, seed=42)
     splits["train"].head()   # DataFrame with columns text, label (positive = 1)
     texts = pretraining_corpus("../shared/data")   # IMDB train + unsup + RT train, never test text
+    splits, label_names = load_labelled(cfg, "imdb", "../shared/data")   # a built-in dataset or a --task
 
 A dataset missing from the data dir is fetched once with `keras.utils.get_file` (cached under
 ~/.keras/datasets, or $KERAS_HOME/datasets) and checked against its pinned checksum, unless
@@ -11,6 +13,7 @@ A dataset missing from the data dir is fetched once with `keras.utils.get_file` 
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import tarfile
@@ -187,3 +190,51 @@ def pretraining_corpus(data_dir, offline=False):
     imdb = read_imdb(find_source("imdb", data_dir, offline))
     rt = read_rotten_tomatoes(find_source("rotten_tomatoes", data_dir, offline))
     return imdb.loc[imdb["split"] != "test", "text"].tolist() + rt["train"]["text"].tolist()
+
+
+BINARY_LABELS = ["negative", "positive"]  # the built-in datasets' classes: label 0 and label 1
+
+
+def load_labelled(cfg, name, data_dir, tfds_dir=None, offline=False):
+    """(splits, label names) of `name`, one of the datasets a run with settings `cfg` fine-tunes: a built-in
+    dataset (`load_dataset`) or one of its `--task`s (`sources.read_task`)."""
+    if name in cfg.tasks:
+        from . import sources
+
+        return sources.read_task(name, cfg.tasks[name], cfg.text_column, cfg.label_column, cfg.split_column,
+                                 cfg.seed, tfds_dir=tfds_dir, offline=offline)
+    return load_dataset(name, data_dir, cfg.imdb_val_size, cfg.seed, offline), list(BINARY_LABELS)
+
+
+class Texts:
+    """Texts from several parts (lists, `sources.Corpus`), read again, part after part, on each iteration."""
+
+    def __init__(self, parts, description):
+        self.parts, self.description = parts, description
+
+    def __iter__(self):
+        return itertools.chain.from_iterable(self.parts)
+
+
+def pretraining_texts(cfg, splits, data_dir, tfds_dir=None, offline=False):
+    """What a run with settings `cfg` pretrains on, as `Texts`: its `--corpus` sources (`builtin`: IMDB's
+    and Rotten Tomatoes' training text), by default the built-in corpus when a built-in dataset is
+    fine-tuned, else the tasks' training texts from `splits`. Never validation or test text; files are
+    checked now (a missing one stops the run before anything is written) and streamed later."""
+    specs = cfg.corpus or (["builtin"] if cfg.builtin_datasets else [])
+    if not specs:
+        texts = [t for name in cfg.tasks for t in splits[name]["train"]["text"]]
+        return Texts([texts], f"the training texts of {', '.join(cfg.tasks)} ({len(texts)})")
+    parts, described = [], []
+    if "builtin" in specs:
+        parts.append(pretraining_corpus(data_dir, offline))
+        described.append(f"IMDB and Rotten Tomatoes' training text ({len(parts[-1])})")
+    own = [spec for spec in specs if spec != "builtin"]
+    if own:
+        from . import sources
+
+        corpus = sources.Corpus(own, cfg.text_column, tfds_dir=tfds_dir, offline=offline)
+        corpus.check()
+        parts.append(corpus)
+        described.append(corpus.describe())
+    return Texts(parts, " + ".join(described))

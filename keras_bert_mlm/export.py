@@ -3,6 +3,7 @@
     export_classifier(classifier, vectorizer, "OUT/imdb/savedmodel")
     loaded = tf.saved_model.load("OUT/imdb/savedmodel")   # keep it alive: it owns the variables
     loaded.serve(tf.constant(["A wonderful film."]))      # (1, 1) float32, probability of positive
+    loaded.labels()                                       # [b"negative", b"positive"]: the classes
 
     export_fill_mask(mlm, vectorizer, "OUT/mlm/savedmodel", top_k=10)
     mlm = tf.saved_model.load("OUT/mlm/savedmodel")
@@ -48,7 +49,8 @@ def fill_mask(mlm, vectorizer, texts, top_k, vocabulary=None):
 
 
 def classify_by_length(classifier, token_ids, chunk_size=16):
-    """`classifier(token_ids)`, run on the texts sorted by length in chunks cut to their longest text.
+    """`classifier(token_ids)` (`(batch, width)` float32, whatever the model's output width), run on the
+    texts sorted by length in chunks cut to their longest text.
 
     A batch of raw reviews padded to `max_len` spends much of its attention on padding; sorted
     chunks skip it, and keep each chunk's attention matrices small. Results come back in the
@@ -59,15 +61,16 @@ def classify_by_length(classifier, token_ids, chunk_size=16):
     order = tf.argsort(lengths)
     ids, lengths = tf.gather(token_ids, order), tf.gather(lengths, order)
     n_chunks = (tf.shape(ids)[0] + chunk_size - 1) // chunk_size
+    width = classifier.output.shape[-1]
 
     def chunk(i, results):
         rows = slice(i * chunk_size, (i + 1) * chunk_size)
-        width = tf.maximum(tf.reduce_max(lengths[rows]), 1)
-        return i + 1, results.write(i, tf.cast(classifier(ids[rows][:, :width], training=False), tf.float32))
+        longest = tf.maximum(tf.reduce_max(lengths[rows]), 1)
+        return i + 1, results.write(i, tf.cast(classifier(ids[rows][:, :longest], training=False), tf.float32))
 
     _, results = tf.while_loop(lambda i, _: i < n_chunks, chunk, (0, tf.TensorArray(
-        tf.float32, size=n_chunks, infer_shape=False, element_shape=[None, 1])))
-    return tf.scatter_nd(order[:, None], results.concat(), tf.stack([tf.shape(order)[0], 1]))
+        tf.float32, size=n_chunks, infer_shape=False, element_shape=[None, width])))
+    return tf.scatter_nd(order[:, None], results.concat(), tf.stack([tf.shape(order)[0], width]))
 
 
 def add_vocabulary_endpoint(archive, vocabulary):
@@ -81,8 +84,17 @@ def vocabulary_of(vectorizer):
     return [str(token) for token in vectorizer.get_vocabulary()]
 
 
-def export_classifier(classifier, vectorizer, path):
-    """SavedModel at `path` whose `serve` endpoint maps raw texts `(batch,)` to P(positive) `(batch, 1)`."""
+def add_labels_endpoint(archive, label_names):
+    """A `labels` endpoint (no input) returning the class names, index i naming class i, so that the
+    SavedModel's probabilities can be read without this package."""
+    names = tf.constant(list(label_names))
+    archive.add_endpoint("labels", tf.function(lambda: names, input_signature=[]))
+
+
+def export_classifier(classifier, vectorizer, path, label_names=("negative", "positive")):
+    """SavedModel at `path` whose `serve` endpoint maps raw texts `(batch,)` to probabilities: two classes,
+    `(batch, 1)` P(label_names[1]); K classes, `(batch, K)` rows that sum to 1. `labels` returns
+    `label_names`."""
     archive = keras.export.ExportArchive()
     archive.track(vectorizer)
     archive.track(classifier)
@@ -91,6 +103,7 @@ def export_classifier(classifier, vectorizer, path):
         return classify_by_length(classifier, vectorizer(texts))
 
     archive.add_endpoint("serve", serve, input_signature=[STRINGS])
+    add_labels_endpoint(archive, label_names)
     add_vocabulary_endpoint(archive, vocabulary_of(vectorizer))
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)

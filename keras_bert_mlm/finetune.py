@@ -18,6 +18,7 @@ import tensorflow as tf
 from . import batching, distribute, export, models, planner
 from .callbacks import Deadline, Interruptible, StageClock
 from .cli import log
+from .data import BINARY_LABELS
 from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
 from .text import vectorize
@@ -38,8 +39,13 @@ def classifier_batches(part, vectorizer, cfg, shuffle, replicas=1):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def build_classifier(encoder, cfg):
-    return models.build_classifier(encoder, **cfg.classifier_settings())
+def label_names(split):
+    """The classes of a dataset's `split` (binary sentiment when it does not say)."""
+    return split.get("label_names", BINARY_LABELS)
+
+
+def build_classifier(encoder, cfg, num_classes=2):
+    return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=num_classes)
 
 
 def time_classifiers(splits, cfg, vectorizer, encoder=None):
@@ -57,9 +63,9 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
         def build():
             keras.utils.set_random_seed(cfg.seed)
             new = models.copy_encoder(encoder) if encoder else models.build_encoder(**cfg.encoder_settings())
-            classifier = build_classifier(new, cfg)
+            classifier = build_classifier(new, cfg, len(label_names(split)))
             classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
-                               loss="binary_crossentropy")
+                               loss=models.training_setup(len(label_names(split)))["loss"])
             return classifier
 
         # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
@@ -79,8 +85,9 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
              timing=None):
     """Train, choose and export the classifier of dataset `name`; returns the chosen epoch's figures.
 
-    `split` holds "train" and "validation" DataFrames (text, label) and, when distilling, an "unlabelled"
-    one whose labels are the teacher's probabilities (`teacher.label_unlabelled`): trained on beside "train".
+    `split` holds "train" and "validation" DataFrames (text, label: 0..K-1), "label_names" (the K classes)
+    and, when distilling, an "unlabelled" DataFrame whose labels are the teacher's probabilities
+    (`teacher.label_unlabelled`): trained on beside "train".
 
     With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline.
     With its `timing` too (`time_classifiers`), epochs that would not fit in the time left are shortened
@@ -92,7 +99,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     if os.path.isfile(classifier_path):  # chosen.json is written first
         log(f"{name}: trained by an interrupted run with these settings; exporting it")
         export.export_classifier(keras.saving.load_model(classifier_path), vectorizer,
-                                 os.path.join(stage_dir, "savedmodel"))
+                                 os.path.join(stage_dir, "savedmodel"), label_names(split))
         return read_json(chosen_path)
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -113,7 +120,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
         encoder = models.copy_encoder(pretrained_encoder)
-        classifier = build_classifier(encoder, cfg)
+        classifier = build_classifier(encoder, cfg, len(label_names(split)))
 
     best = {"val_accuracy": -1.0}
     for phase, trainable, epochs, lr in (
@@ -128,7 +135,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         with strategy.scope():
             optimizer = make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
                                        schedule=trainable)
-            classifier.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=[models.accuracy])
+            classifier.compile(optimizer=optimizer, **models.training_setup(len(label_names(split))))
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
@@ -152,5 +159,5 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     write_json(chosen_path, best)
     with atomic_path(classifier_path) as tmp:
         classifier.save(tmp)
-    export.export_classifier(classifier, vectorizer, os.path.join(stage_dir, "savedmodel"))
+    export.export_classifier(classifier, vectorizer, os.path.join(stage_dir, "savedmodel"), label_names(split))
     return best

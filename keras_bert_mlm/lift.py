@@ -110,7 +110,7 @@ def encoder_arm(arm, name, split, cfg, out, vectorizer, pretrained, verbose, sco
     if not score_test:
         return chosen
     served = export.load_savedmodel(os.path.join(out, name, "savedmodel"), "serve")
-    test = evaluate.serve_probabilities(served, split["test"]["text"].tolist())
+    test = evaluate.serve_probabilities(served, split["test"]["text"].tolist())[:, 0]  # P(positive)
     return {**chosen, "test_accuracy": float(np.mean((test >= 0.5) == split["test"]["label"].to_numpy()))}
 
 

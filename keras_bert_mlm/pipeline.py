@@ -37,8 +37,9 @@ def run(args, cfg, started, commit):
 
     # === Data: everything is read first, so that a data problem stops the run before anything is written ===
     log(f"reading data from {args.data_dir}")
-    splits, imdb_train = read_splits(cfg, args.data_dir, args.offline)
-    corpus = None if args.pretrained else data.pretraining_corpus(args.data_dir, args.offline)
+    splits, imdb_train = read_splits(cfg, args.data_dir, args.offline, args.tfds_dir)
+    corpus = None if args.pretrained else data.pretraining_texts(cfg, splits, args.data_dir, args.tfds_dir,
+                                                                args.offline)
     finished = rundir.prepare(out, cfg, args.overwrite, write=chief)
     teach = [n for n in cfg.dataset_list if "unlabelled" in splits[n] and n not in finished]
     log(describe_plan(cfg, splits, corpus, teach, args.pretrained))
@@ -101,12 +102,14 @@ def run(args, cfg, started, commit):
           f"  tensorboard --logdir {os.path.join(out, 'logs')}")
 
 
-def read_splits(cfg, data_dir, offline):
-    """Each dataset's splits, with an "unlabelled" DataFrame (labels to come from its teacher) where
-    distillation is on, and IMDB's labelled training reviews when Rotten Tomatoes' teacher reads them
-    (else None)."""
-    splits = {name: data.load_dataset(name, data_dir, cfg.imdb_val_size, cfg.seed, offline)
-              for name in cfg.dataset_list}
+def read_splits(cfg, data_dir, offline, tfds_dir=None):
+    """Each dataset's splits (DataFrames of text and label) and "label_names" (its classes), with an
+    "unlabelled" DataFrame (labels to come from its teacher) where distillation is on, and IMDB's labelled
+    training reviews when Rotten Tomatoes' teacher reads them (else None)."""
+    splits = {}
+    for name in cfg.dataset_list:
+        parts, label_names = data.load_labelled(cfg, name, data_dir, tfds_dir, offline)
+        splits[name] = {**parts, "label_names": label_names}
     if cfg.max_train_texts:
         for split in splits.values():
             split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
@@ -136,9 +139,10 @@ def describe_plan(cfg, splits, corpus, teach, pretrained):
         at_most = "at most " if cfg.time_budget else ""
         objective = "ELECTRA" if cfg.objective == "electra" else "MLM"
         stages += ["vocabulary", f"{objective} pretraining ({at_most}{cfg.mlm_epochs} epochs of "
-                                 f"~{len(corpus) - cfg.mlm_val_size} texts)"]
+                                 f"{corpus.description})"]
     for name in cfg.dataset_list:
-        texts = f"{len(splits[name]['train'])} texts"
+        classes = len(splits[name]["label_names"])
+        texts = f"{len(splits[name]['train'])} texts" + (f", {classes} classes" if classes > 2 else "")
         if "unlabelled" in splits[name]:
             texts += f" + {len(splits[name]['unlabelled'])} labelled by a bag of bigrams"
         stages.append(f"{name} classifier ({cfg.clf_frozen_epochs}+{cfg.clf_finetune_epochs} epochs of {texts})")

@@ -15,7 +15,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .data import SOURCES  # noqa: E402
 from .rundir import atomic_path  # noqa: E402
 
 
@@ -48,18 +47,20 @@ def plot_history(csv_paths, path, title, metrics, chosen=None):
     _save(fig, path)
 
 
-def plot_confusion(confusion, path, title):
-    """The 2x2 matrix [[tn, fp], [fn, tp]] with counts and row percentages."""
-    fig, ax = plt.subplots(figsize=(4.4, 3.8))
+def plot_confusion(confusion, path, title, labels=("negative", "positive")):
+    """The K x K matrix (row: true class, column: predicted; binary: [[tn, fp], [fn, tp]]) with counts and
+    row percentages, its classes named by `labels`."""
+    k = len(confusion)
+    fig, ax = plt.subplots(figsize=(2.4 + k, 1.8 + k))
     ax.imshow(confusion, cmap="Blues")
-    for r in range(2):
+    for r in range(k):
         total = max(sum(confusion[r]), 1)
-        for c in range(2):
+        for c in range(k):
             ax.text(c, r, f"{confusion[r][c]}\n{100 * confusion[r][c] / total:.1f}%", ha="center", va="center",
                     color="white" if confusion[r][c] > 0.6 * max(map(max, confusion)) else "black")
-    ax.set_xticks([0, 1], ["negative", "positive"])
-    ax.set_yticks([0, 1], ["negative", "positive"])
-    ax.set_xlabel("predicted (threshold 0.5)")
+    ax.set_xticks(range(k), labels, rotation=30 if k > 3 else 0)
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted (threshold 0.5)" if k == 2 else "predicted (likeliest class)")
     ax.set_ylabel("true label")
     ax.set_title(title)
     _save(fig, path)
@@ -113,7 +114,8 @@ def plot_run(out):
         electra = "replaced_accuracy" in pd.read_csv(history, nrows=0).columns
         plot_history(history, os.path.join(out, "plots", "mlm.png"), "ELECTRA pretraining" if electra else
                      "MLM pretraining", ["loss", "masked_accuracy"] + ["replaced_accuracy"] * electra)
-    for name in SOURCES:
+    names = [n for n in {**chosen, **metrics} if n != "mlm"]  # the run's classifiers, in order
+    for name in names:
         # a phase's CSV is empty until its first epoch ends (an interrupted run's may stay so)
         phases = [p for p in ("frozen", "finetune") if _has_rows(os.path.join(out, name, f"history_{p}.csv"))]
         if phases:
@@ -123,7 +125,8 @@ def plot_run(out):
                          os.path.join(out, "plots", f"{name}.png"), f"{name} classifier", ["loss", "accuracy"], mark)
         if name in metrics:
             plot_confusion(metrics[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
-                           f"{name} test ({metrics[name]['n']} examples)")
+                           f"{name} test ({metrics[name]['n']} examples)",
+                           metrics[name].get("labels", ("negative", "positive")))
 
 
 if __name__ == "__main__":

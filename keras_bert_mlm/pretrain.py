@@ -26,26 +26,32 @@ from .rundir import atomic_path, read_json, write_json
 
 
 def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200, reserve=None):
-    """Adapt the vocabulary to `corpus` (a list of texts; never test text), pretrain, export; returns the
-    last epoch's figures.
+    """Adapt the vocabulary to `corpus` (texts: a list, or any re-iterable such as `sources.Corpus`, which
+    is streamed; never test text), pretrain, export; returns the last epoch's figures.
 
+    The texts are shuffled (seeded) and, with `cfg.max_corpus_texts`, cut to that many.
     With a `deadline` (a `time.time()`), pretraining takes the time left but what `reserve(vectorizer)`
     keeps back (in seconds; for fine-tuning), and at most `cfg.mlm_time_share` of it.
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = distribute.is_chief(strategy)
     keras.utils.set_random_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    corpus = [corpus[i] for i in rng.permutation(len(corpus))]
-    if cfg.max_corpus_texts:
-        corpus = corpus[: cfg.max_corpus_texts]
+    # The shuffled order is decided on the texts' positions, so that a streamed corpus is read in its own
+    # order (and `kept` picked from it) while the ids come out shuffled.
+    total = len(corpus) if hasattr(corpus, "__len__") else sum(1 for _ in corpus)
+    order = np.random.default_rng(cfg.seed).permutation(total)[: cfg.max_corpus_texts or None]
+    kept = np.sort(order)
+
+    def texts():
+        return iter(corpus) if len(kept) == total else pick(corpus, kept)
+
     vocab_path = os.path.join(out, "vocab.txt")
     if os.path.isfile(vocab_path):
         log(f"vocabulary: {vocab_path} from an interrupted run with these settings, reused")
         vectorizer = text.make_vectorizer(text.load_vocabulary(vocab_path), cfg.max_len)
     else:
-        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(corpus)} pretraining texts (no test text)")
-        vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len)
+        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(kept)} pretraining texts (no test text)")
+        vectorizer = text.adapt_vectorizer(texts(), cfg.vocab_size, cfg.max_len, total=len(kept))
         if chief:
             with atomic_path(vocab_path) as tmp:
                 text.save_vocabulary(vectorizer, tmp)
@@ -56,7 +62,8 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         log("pretraining: finished by an interrupted run with these settings; exporting it")
         mlm = keras.saving.load_model(os.path.join(stage_dir, "mlm.keras"))
     else:
-        mlm = fit_mlm(text.vectorize(vectorizer, corpus), cfg, out, verbose, deadline, strategy, backup_steps,
+        ids = text.vectorize(vectorizer, texts())[np.searchsorted(kept, order)]  # in the shuffled order
+        mlm = fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps,
                       reserve and (lambda: reserve(vectorizer)))
         if chief:
             with atomic_path(os.path.join(stage_dir, "mlm.keras")) as tmp:
@@ -71,6 +78,22 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
     with open(os.path.join(stage_dir, "history.csv"), newline="") as f:
         last = list(csv.DictReader(f))[-1]
     return {k: float(v) for k, v in last.items() if k != "epoch"}
+
+
+def pick(texts, positions):
+    """The items of the iterable `texts` at the sorted `positions`, read up to the last of them.
+
+    >>> list(pick("abcdef", [1, 4]))
+    ['b', 'e']
+    """
+    wanted = iter(positions)
+    target = next(wanted, None)
+    for i, item in enumerate(texts):
+        if target is None:
+            return
+        if i == target:
+            yield item
+            target = next(wanted, None)
 
 
 def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=None):

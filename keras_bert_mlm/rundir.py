@@ -16,8 +16,7 @@ import re
 import shutil
 import uuid
 
-from .config import PRETRAINING_SETTINGS, Config, UserError
-from .data import SOURCES
+from .config import BUILT_IN, PRETRAINING_SETTINGS, Config, UserError
 
 
 def stage_paths(stage):
@@ -40,7 +39,11 @@ def stage_paths(stage):
             "resume": [f"{stage}/chosen.json", f"{stage}/classifier.keras"]}
 
 
-STAGES = ["mlm", *SOURCES]
+def stages(out):
+    """The stages of the run in `out`: "mlm", then its classifiers (from its config.json; the built-in
+    datasets when it has none yet)."""
+    path = os.path.join(out, "config.json")
+    return ["mlm", *(Config.from_json(path).dataset_list if os.path.isfile(path) else BUILT_IN)]
 
 
 # === Atomic writes ===
@@ -125,7 +128,7 @@ def finished_stages(out):
 
 def finished_artifacts(out):
     """The artifacts users load that are complete in `out` (atomic writes: what exists is whole)."""
-    return [p for stage in STAGES for p in stage_paths(stage)["ships"] if os.path.exists(os.path.join(out, p))]
+    return [p for stage in stages(out) for p in stage_paths(stage)["ships"] if os.path.exists(os.path.join(out, p))]
 
 
 _HELD = {}  # run directory -> the open lock file, held until the process ends
@@ -186,7 +189,7 @@ def prepare(out, cfg, overwrite, write=True):
         finished = finished_stages(out)
     clean_interrupted_writes(out)
     if overwrite:  # what an interrupted run left to continue from may belong to other settings
-        for stage in STAGES:
+        for stage in ["mlm", *cfg.dataset_list]:
             for state in stage_paths(stage)["resume"]:
                 state = os.path.join(out, state)
                 if os.path.isdir(state):

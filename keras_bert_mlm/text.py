@@ -49,20 +49,42 @@ def make_vectorizer(vocabulary, max_len):
     return layer
 
 
-def adapt_vectorizer(texts, vocab_size, max_len, batch_size=1024):
-    """Learn the `vocab_size` most frequent tokens of `texts`, with `[mask]` fixed at id 2."""
+def adapt_vectorizer(texts, vocab_size, max_len, batch_size=1024, total=None):
+    """Learn the `vocab_size` most frequent tokens of `texts` (any iterable of strings, read once, in
+    batches: a streamed corpus is never held whole), with `[mask]` fixed at id 2. Ties in frequency go
+    to the tokens in alphabetical order, so the vocabulary does not depend on the texts' order.
+    `total` (the number of texts, when known) makes the progress line a percentage."""
     counter = keras.layers.TextVectorization(
         max_tokens=vocab_size, standardize=standardize, split="whitespace",
     )
+    total = total if total is not None else (len(texts) if hasattr(texts, "__len__") else None)
+
     def batches():  # a generator, so that progress can be shown as adapt consumes it
-        for start in range(0, len(texts), batch_size):
-            progress("adapting the vocabulary", start / max(len(texts), 1))
-            yield texts[start:start + batch_size]
+        for start, batch in enumerate(chunks(texts, batch_size)):
+            if total:
+                progress("adapting the vocabulary", start * batch_size / total)
+            yield batch
         progress("adapting the vocabulary", 1.0)
 
     counter.adapt(tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec([None], tf.string)))
     words = [str(w) for w in counter.get_vocabulary()[2:] if w != MASK]  # room for a [mask] in the texts
     return make_vectorizer([PAD, UNK, MASK] + words[: vocab_size - 3], max_len)
+
+
+def chunks(texts, size):
+    """Lists of `size` consecutive items of the iterable `texts` (the last one shorter).
+
+    >>> list(chunks("abcde", 2))
+    [['a', 'b'], ['c', 'd'], ['e']]
+    """
+    batch = []
+    for item in texts:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def save_vocabulary(vectorizer, path):
@@ -82,10 +104,10 @@ def load_vocabulary(path):
     return vocab
 
 
-def vectorize(vectorizer, texts):
-    """Token ids of `texts` as an int32 array `(n, max_len)`, computed once: training batches then cache
-    ids, not strings."""
+def vectorize(vectorizer, texts, batch_size=1024):
+    """Token ids of `texts` (any iterable of strings, streamed batch by batch) as an int32 array
+    `(n, max_len)`, computed once: training batches then cache ids, not strings."""
     import numpy as np
 
-    ds = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024).map(vectorizer)
-    return np.concatenate([np.asarray(batch, np.int32) for batch in ds])
+    parts = [np.asarray(vectorizer(tf.constant(batch, tf.string)), np.int32) for batch in chunks(texts, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, vectorizer.get_config()["output_sequence_length"]), np.int32)

@@ -58,7 +58,7 @@ def test_prepare_refuses_other_settings_and_overwrite_forgets_what_runs_kept(tmp
     assert Config.from_json(os.path.join(out, "config.json")) == cfg
     with pytest.raises(UserError, match=r"other settings \(embed_dim, seed\).*--overwrite"):
         rundir.prepare(out, Config.from_preset("tiny", seed=1, embed_dim=8), overwrite=False)
-    kept = [p for stage in rundir.STAGES for p in rundir.stage_paths(stage)["resume"]]
+    kept = [p for stage in rundir.stages(out) for p in rundir.stage_paths(stage)["resume"]]
     touch(out, *[p + "/x" if p.endswith(("backup", "checkpoints")) else p for p in kept], "notes.txt")
     rundir.prepare(out, Config.from_preset("tiny", seed=1), overwrite=True)
     assert sorted(os.listdir(out)) == [".lock", "config.json", "imdb", "mlm", "notes.txt", "rotten_tomatoes"]

@@ -9,7 +9,7 @@ Importing this package registers the custom layers, which `keras.saving.load_mod
 the `.keras` files of a run.
 """
 
-from .classifier import accuracy, build_classifier
+from .classifier import accuracy, build_classifier, training_setup
 from .electra import ReplacedTokenDetector
 from .encoder import build_encoder, build_generator, copy_encoder
 from .layers import MaskedLMHead, PaddingMask, SequencePooling, TokenAndPositionEmbedding
@@ -17,4 +17,4 @@ from .masked_lm import MaskedLanguageModel
 
 __all__ = ["MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "ReplacedTokenDetector", "SequencePooling",
            "TokenAndPositionEmbedding", "accuracy", "build_classifier", "build_encoder", "build_generator",
-           "copy_encoder"]
+           "copy_encoder", "training_setup"]

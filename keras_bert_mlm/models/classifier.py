@@ -1,4 +1,5 @@
-"""The sentiment classifier: a copy of the pretrained encoder, pooled over real tokens, and a sigmoid head.
+"""The classifier: a copy of the pretrained encoder, pooled over real tokens, and a head: one sigmoid unit
+(P(positive)) for two classes, a softmax over K classes otherwise.
 
 >>> import numpy as np
 >>> from keras_bert_mlm.models import build_encoder
@@ -6,6 +7,8 @@
 >>> classifier = build_classifier(encoder, pooling="mean")
 >>> tuple(classifier(np.array([[5, 6, 0]], "int32")).shape)    # P(positive) per text
 (1, 1)
+>>> tuple(build_classifier(encoder, num_classes=3)(np.array([[5, 6, 0]], "int32")).shape)    # P(class)
+(1, 3)
 """
 
 import keras
@@ -21,8 +24,10 @@ def accuracy(y_true, y_pred):
     return keras.metrics.binary_accuracy(ops.cast(ops.greater(y_true, 0.5), y_pred.dtype), y_pred)
 
 
-def build_classifier(encoder, pooling="max", head_dropout=0.0, head_hidden=64, pool_embeddings=False):
-    """encoder -> `pooling` over real tokens -> dropout -> [ReLU layer of `head_hidden`] -> sigmoid.
+def build_classifier(encoder, pooling="max", head_dropout=0.0, head_hidden=64, pool_embeddings=False,
+                     num_classes=2):
+    """encoder -> `pooling` over real tokens -> dropout -> [ReLU layer of `head_hidden`] -> sigmoid unit
+    (`num_classes` 2: P(class 1), as binary tasks have always shipped) or softmax over `num_classes`.
 
     The classifier shares `encoder`'s layers (and weights): pass a `copy_encoder` to keep the original.
     With `pool_embeddings` the embedding layer's output (token, position and word-pair vectors, before
@@ -43,5 +48,18 @@ def build_classifier(encoder, pooling="max", head_dropout=0.0, head_hidden=64, p
     x = layers.Dropout(head_dropout, name="head_dropout")(x)
     if head_hidden:
         x = layers.Dense(head_hidden, activation="relu", name="head_hidden")(x)
-    probability = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
+    if num_classes == 2:
+        probability = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
+    else:
+        probability = layers.Dense(num_classes, activation="softmax", dtype="float32", name="head")(x)
     return keras.Model(token_ids, probability, name="classifier")
+
+
+def training_setup(num_classes):
+    """The loss and accuracy metric that `compile` takes for a classifier of `num_classes`: binary
+    cross-entropy (on 0/1 labels or a teacher's probabilities) for two, sparse categorical otherwise. The
+    metric is named accuracy either way: early stopping and the history files read `val_accuracy`."""
+    if num_classes == 2:
+        return {"loss": "binary_crossentropy", "metrics": [accuracy]}
+    return {"loss": "sparse_categorical_crossentropy",
+            "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}

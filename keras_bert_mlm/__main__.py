@@ -27,7 +27,8 @@ def parse_args(argv):
         sub.add_argument("--artifacts", required=True, help="the --output-dir of a train.py run")
         sub.add_argument("--file", default=None, help="read texts from this file, one per line ('-': stdin)")
         sub.add_argument("--json", action="store_true", help="print one JSON object per text")
-    predict.add_argument("--dataset", default="imdb", help="whose classifier to use (default: imdb)")
+    predict.add_argument("--dataset", default=None,
+                         help="whose classifier to use: a dataset or task of the run (default: its first)")
     fill.add_argument("--top-k", type=int, default=5, help="tokens to show per text (default: 5)")
     return parser.parse_args(argv)
 
@@ -44,9 +45,18 @@ def read_texts(args):
     return [line.rstrip("\n") for line in sys.stdin if line.strip()]
 
 
+def first_classifier(out):
+    """The first dataset or task the run in `out` fine-tuned (imdb for a folder without config.json)."""
+    from .config import Config
+
+    path = os.path.join(out, "config.json")
+    return Config.from_json(path).dataset_list[0] if os.path.isfile(path) else "imdb"
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.command == "predict":
+        args.dataset = args.dataset or first_classifier(args.artifacts)
         path = os.path.join(args.artifacts, args.dataset, "savedmodel")
         if not os.path.isdir(path):
             trained = sorted(d for d in os.listdir(args.artifacts) if d != "mlm" and

@@ -93,6 +93,9 @@ class Config:
                             "fine-tuning leaves, and each stage stops in time")
     mlm_time_share: float = _s(0.65, "with time_budget: at most this share of the time left after the vocabulary "
                                "goes to pretraining (1 = all that the fine-tuning's timed epochs leave)")
+    mlm_min_share: float = _s(0.0, "with time_budget: pretraining gets at least this share of the whole budget, "
+                              "even when the timed fine-tuning would want it (its epochs are then shortened to "
+                              "fit what is left: fewer texts per epoch, not fewer epochs)")
     # Classifier fine-tuning
     pooling: str = _s("max", "how the classifier pools token vectors: max, mean or first")
     pool_embeddings: bool = _s(False, "also pool the embedding layer's output (before the first block) and give "
@@ -153,6 +156,8 @@ class Config:
             raise UserError(f"--adam-beta2 must be between 0 and 1, not {self.adam_beta2}")
         if self.time_budget < 0:
             raise UserError(f"--time-budget must be 0 (no limit) or a number of minutes, not {self.time_budget}")
+        if not 0 <= self.mlm_min_share < 1:
+            raise UserError(f"--mlm-min-share must be at least 0 and below 1, not {self.mlm_min_share}")
         if not 0 < self.mlm_time_share <= 1:
             raise UserError(f"--mlm-time-share must be above 0 and at most 1, not {self.mlm_time_share}")
         if self.imdb_val_size < 1:
@@ -238,4 +243,5 @@ ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim",
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
 PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("corpus", "objective", "generator_size", "discriminator_weight",
                                            "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
-                                           "mlm_val_size", "max_corpus_texts", "mlm_time_share")
+                                           "mlm_val_size", "max_corpus_texts", "mlm_time_share",
+                                           "mlm_min_share")

@@ -40,15 +40,20 @@ def plan_epochs(total_steps, steps_per_pass, max_epochs):
 def pretraining_plan(cfg, deadline, per_step, steps_per_pass, kept):
     """Pretraining's epochs and steps: all `cfg.mlm_epochs` passes without a `deadline`; with one, the
     steps of `per_step` seconds that fit the time left but the `kept` seconds (at most `cfg.mlm_time_share`
-    of it), with a 5% margin. The dict is what mlm/plan.json records."""
+    of it), yet at least `cfg.mlm_min_share` of the whole budget while that much is left, with a 5% margin.
+    The dict is what mlm/plan.json records."""
     if not deadline:
         return {"epochs": cfg.mlm_epochs, "steps_per_epoch": steps_per_pass}
     left = deadline - time.time()
-    seconds = max(0.0, min(cfg.mlm_time_share * left, left - kept))
+    floor = min(cfg.mlm_min_share * 60 * cfg.time_budget, left)
+    seconds = max(0.0, floor, min(cfg.mlm_time_share * left, left - kept))
     epochs, steps = plan_epochs(int(0.95 * seconds / per_step), steps_per_pass, cfg.mlm_epochs)
+    squeezed = kept > left - seconds  # fine-tuning gets less than its timed epochs: they will be shortened
     log(f"pretraining: {per_step:.3f} s/step measured; {seconds / 60:.1f} of the {cfg.time_budget:g} "
-        f"minutes for it, {kept / 60:.1f} kept back for fine-tuning and export"
-        + (" (more than were left: one step of pretraining)" if kept >= left else ""))
+        f"minutes for it, {kept / 60:.1f} wanted by fine-tuning and export"
+        + (f" (pretraining keeps its floor of {cfg.mlm_min_share:.0%} of the budget: fine-tuning's epochs "
+           "will be shortened to fit the rest)" if squeezed and seconds and seconds == floor else "")
+        + (" (more than were left: one step of pretraining)" if squeezed and not seconds else ""))
     return {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step,
             "seconds_kept_back": kept}
 

@@ -44,7 +44,7 @@ def test_pretraining_gets_what_the_fine_tuning_leaves(monkeypatch):
     from keras_bert_mlm.config import Config
 
     monkeypatch.setattr(planner.time, "time", lambda: 1000.0)
-    cfg = Config.from_preset("cpu-hour")
+    cfg = Config.from_preset("cpu-hour", mlm_min_share=0.0)
     assert planner.pretraining_plan(cfg, None, None, 50, 0.0) == {"epochs": 20, "steps_per_epoch": 50}
     # 600 s left, 200 kept back: 400 s at 2 s a step, with a 5% margin: 190 steps, in epochs of at most 50.
     plan = planner.pretraining_plan(cfg, 1600.0, 2.0, 50, 200.0)
@@ -52,6 +52,12 @@ def test_pretraining_gets_what_the_fine_tuning_leaves(monkeypatch):
     # The fine-tuning needs more than is left: one step.
     plan = planner.pretraining_plan(cfg, 1600.0, 2.0, 50, 900.0)
     assert (plan["epochs"], plan["steps_per_epoch"], plan["seconds"]) == (1, 1, 0.0)
+    # With a floor of a fifth of a 20-minute budget, pretraining keeps 240 s and fine-tuning is squeezed.
+    cfg = Config.from_preset("cpu-hour", mlm_min_share=0.2, time_budget=20)
+    plan = planner.pretraining_plan(cfg, 1600.0, 2.0, 50, 900.0)
+    assert (plan["epochs"], plan["steps_per_epoch"], plan["seconds"]) == (3, 38, 240.0)
+    # The floor never takes more than is left.
+    assert planner.pretraining_plan(cfg, 1100.0, 2.0, 50, 900.0)["seconds"] == 100.0
     timings = {"imdb": {"seconds": 100.0}, "rotten_tomatoes": {"seconds": 50.0}}
     assert planner.finetune_reserve(timings) == pytest.approx(1.1 * 150 + 2 * planner.EXPORT_SECONDS)
 

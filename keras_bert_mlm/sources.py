@@ -48,6 +48,7 @@ def _lines(path):
 
 
 def _json_object(path, number, line):
+    """(number, the object on .jsonl line `number`); anything but an object is a UserError naming the line."""
     try:
         row = json.loads(line)
     except ValueError:
@@ -221,9 +222,11 @@ class Corpus:
         parts = []
         for spec in self.specs:
             path, column = _path_and_column(spec, self.text_column)
-            table = path.lower().endswith(TABLES) and not spec.startswith("tfds:")
-            parts.append(f"{path}[{column}]" if table else spec + " (folder of .txt)" * os.path.isdir(spec))
-        return f"{len(parts)} source{'s' * (len(parts) != 1)}: {', '.join(parts)}"
+            if path.lower().endswith(TABLES) and not spec.startswith("tfds:"):
+                parts.append(f"{path}[{column}]")
+            else:
+                parts.append(spec + (" (folder of .txt)" if os.path.isdir(spec) else ""))
+        return f"{len(parts)} source{'' if len(parts) == 1 else 's'}: {', '.join(parts)}"
 
 
 def _labelled(path, text_column, label_column, split_column=None):

@@ -209,6 +209,11 @@ def test_task_errors_name_the_culprit(tmp_path):
     fixtures.write_table(tmp_path / "folder" / "validation.csv", rows)
     user_error(lambda: read_task("t", str(tmp_path / "folder")), "folder", "train.csv")
     user_error(task(rows[:4], "few.csv"), "too few training texts")
+    user_error(task(rows, holdout=0.5), "holdout 0.5")
+    fixtures.write_table(tmp_path / "folder" / "train.csv", rows)
+    fixtures.write_table(tmp_path / "folder" / "train.jsonl", rows)
+    user_error(lambda: read_task("t", str(tmp_path / "folder")), "train.csv", "train.jsonl")
+    user_error(lambda: read_task("t", write(tmp_path / "cr.csv", "text,label\na\rb,1\n")), "cr.csv:2")
 
 
 # TensorFlow Datasets (mocked: nothing downloads)

@@ -75,3 +75,54 @@ def make_data_dir(root, archives=True, **sizes):
         os.rename(imdb, os.path.join(data_dir, "aclImdb"))
         os.rename(rt, os.path.join(data_dir, "rt-polaritydata"))
     return data_dir
+
+
+def write_table(path, rows, fmt=None):
+    """Write `rows` (dicts) as a .csv, .tsv or .jsonl file (`fmt`, else the extension of `path`); return path."""
+    import csv
+    import json
+
+    fmt = fmt or os.path.splitext(str(path))[1].lstrip(".")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        if fmt == "jsonl":
+            f.writelines(json.dumps(row) + "\n" for row in rows)
+        else:
+            columns = list(dict.fromkeys(key for row in rows for key in row))
+            writer = csv.DictWriter(f, columns, delimiter="\t" if fmt == "tsv" else ",")
+            writer.writeheader()
+            writer.writerows(rows)
+    return str(path)
+
+
+def three_class_rows(n, seed=0, labels=("negative", "neutral", "positive")):
+    """`n` rows {text, label} cycling through three classes, each text marked by its class's words."""
+    rng = random.Random(seed)
+    words = {labels[0]: NEGATIVE, labels[1]: ["fine", "okay", "average", "mixed"], labels[2]: POSITIVE}
+    rows = []
+    for i in range(n):
+        label = labels[i % 3]
+        text = " ".join(rng.choice(FILLER + words[label]) for _ in range(rng.randint(4, 12)))
+        rows.append({"text": f"{text} number{i}", "label": label})
+    return rows
+
+
+def mock_tfds(data_dir, name, examples):
+    """A `tfds.testing.mock_data` context in which dataset `name` is prepared in `data_dir` with exactly
+    `examples` ({split: [feature dict, ...]}): its metadata (features, splits) is written there, and
+    `as_dataset` serves those examples. Nothing is downloaded; tfds redirects every data_dir to this one."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    builder.info.set_splits(tfds.core.SplitDict([
+        tfds.core.SplitInfo(name=split, shard_lengths=[len(rows)], num_bytes=0, filename_template=None)
+        for split, rows in examples.items()
+    ]))
+    os.makedirs(builder.data_path, exist_ok=True)
+    builder.info.write_to_directory(builder.data_path)
+
+    def as_dataset(self, split, **kwargs):
+        rows = examples[split]
+        return tf.data.Dataset.from_tensor_slices({key: [row[key] for row in rows] for key in rows[0]})
+
+    return tfds.testing.mock_data(data_dir=data_dir, as_dataset_fn=as_dataset)

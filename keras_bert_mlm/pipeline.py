@@ -6,7 +6,6 @@ dataset, export, the run record. Read `run` top to bottom; each stage lives in i
 
 import os
 import sys
-import time
 
 import keras
 import numpy as np

@@ -20,8 +20,8 @@ def vectorizer():
 
 
 def small_encoder(vectorizer):
-    return models.build_encoder(vocab_size=vectorizer.vocabulary_size(), max_len=16, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1,
-                                bigram_buckets=16)
+    return models.build_encoder(vocab_size=vectorizer.vocabulary_size(), max_len=16, embed_dim=8, num_heads=2,
+                                ff_dim=8, num_layers=1, bigram_buckets=16)
 
 
 def assert_unit_rows_and_zero_for_empty(vectors):

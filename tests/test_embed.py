@@ -40,7 +40,7 @@ def test_classifier_embed_is_the_vector_its_head_reads(vectorizer, tmp_path, poo
     assert_unit_rows_and_zero_for_empty(vectors)
     ids = np.asarray(vectorizer(TEXTS), np.int32)  # padded to max_len: the endpoint cuts padding, same vectors
     head_input = export.classifier_features(classifier)(ids).numpy()
-    expected = head_input / np.linalg.norm(head_input, axis=1, keepdims=True)
+    expected = head_input / np.maximum(np.linalg.norm(head_input, axis=1, keepdims=True), 1e-12)
     np.testing.assert_allclose(np.delete(vectors, 1, axis=0), np.delete(expected, 1, axis=0), atol=1e-5)
     # serve is unchanged by the new endpoint, and an empty batch gives (0, dim)
     np.testing.assert_allclose(loaded.serve(tf.constant(TEXTS[:1])).numpy(), classifier(ids[:1]).numpy(), atol=1e-6)

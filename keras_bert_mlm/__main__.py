@@ -3,6 +3,7 @@
     python3 -m keras_bert_mlm predict --artifacts OUT --dataset imdb "A moving film." "Dull."
     echo "a [mask] movie" | python3 -m keras_bert_mlm fill-mask --artifacts OUT --top-k 5
     python3 -m keras_bert_mlm predict --artifacts OUT --file reviews.txt --json
+    python3 -m keras_bert_mlm embed --artifacts OUT --json "A moving film."      # the pretrained encoder's vector
 
 Texts come from the arguments, else one per line from --file (or stdin). Only the exported
 SavedModels are used, exactly as they ship.
@@ -21,7 +22,8 @@ def parse_args(argv):
     commands = parser.add_subparsers(dest="command", required=True, metavar="{predict,fill-mask}")
     predict = commands.add_parser("predict", help="the likeliest class of each text and its probability")
     fill = commands.add_parser("fill-mask", help="likeliest tokens for the first [mask] of each text")
-    for sub in (predict, fill):
+    embed = commands.add_parser("embed", help="one unit-length vector per text (cosine similarity = dot product)")
+    for sub in (predict, fill, embed):
         sub.error = parser.error
         sub.add_argument("texts", nargs="*", help="texts (default: one per line from --file or stdin)")
         sub.add_argument("--artifacts", required=True, help="the --output-dir of a train.py run")
@@ -30,6 +32,8 @@ def parse_args(argv):
     predict.add_argument("--dataset", default=None,
                          help="whose classifier to use: a dataset or task of the run (default: its first)")
     fill.add_argument("--top-k", type=int, default=5, help="tokens to show per text (default: 5)")
+    embed.add_argument("--dataset", default=None, help="the vectors of this dataset's classifier (default: "
+                       "the pretrained encoder's, from the masked-LM SavedModel)")
     return parser.parse_args(argv)
 
 
@@ -55,6 +59,8 @@ def first_classifier(out):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.command == "embed":
+        return embed_command(args)
     if args.command == "predict":
         args.dataset = args.dataset or first_classifier(args.artifacts)
         path = os.path.join(args.artifacts, args.dataset, "savedmodel")
@@ -115,6 +121,44 @@ def main(argv=None):
             print("  (no [mask] in this text)")
         for t, p in pairs:
             print(f"  {p:.4f}  {t}")
+
+
+def embed_savedmodel(artifacts, dataset):
+    """The SavedModel whose `embed` endpoint `embed --dataset` names: a classifier's, or without a dataset
+    the masked-LM's; a one-line error when the run has none."""
+    if dataset is None:
+        path = os.path.join(artifacts, "mlm", "savedmodel")
+        if not os.path.isdir(path):
+            raise UserError(f"{artifacts}: no pretrained model (mlm/savedmodel); is it a train.py --output-dir?")
+        return path
+    path = os.path.join(artifacts, dataset, "savedmodel")
+    if not os.path.isdir(path):
+        trained = sorted(d for d in os.listdir(artifacts) if d != "mlm" and
+                         os.path.isdir(os.path.join(artifacts, d, "savedmodel"))) if os.path.isdir(artifacts) else []
+        raise UserError(f"--dataset {dataset}: no model in {artifacts} (trained: {', '.join(trained) or 'none'})")
+    return path
+
+
+def embed_command(args):
+    """`embed`: each text's vector from the `embed` endpoint, abridged to its first numbers unless --json."""
+    path = embed_savedmodel(args.artifacts, args.dataset)
+    texts = read_texts(args)
+    if not texts:
+        raise UserError("no texts given (as arguments, with --file, or on stdin)")
+
+    import tensorflow as tf
+
+    from . import memory
+    from .export import load_savedmodel
+
+    memory.keep_freed_memory()
+    loaded = load_savedmodel(path, "embed")
+    vectors = loaded.embed(tf.constant(texts)).numpy()
+    for text, vector in zip(texts, vectors):
+        if args.json:
+            print(json.dumps({"text": text, "embedding": [round(float(v), 6) for v in vector]}))
+        else:
+            print(" ".join(f"{v:+.3f}" for v in vector[:6]) + f" ... ({len(vector)} numbers)  {text}")
 
 
 if __name__ == "__main__":

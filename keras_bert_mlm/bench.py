@@ -6,7 +6,8 @@ Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gather
 loss, length-bucketed batches), `mlm_train_reference` (the example: vocabulary logits at all
 positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `electra_train`
 (ours, `--objective electra`: generator, sampling and discriminator; its FLOPs count all three), `serve` and
-`serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `peak_rss_mb`.
+`serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `embed` (the same
+SavedModel's `embed` endpoint) and `embed_speedup` (against `serve_reference`), `peak_rss_mb`.
 Both sides train the same model size on the same texts; tokens are real (non-padding) tokens.
 A benchmark, not a test: run it on an otherwise idle machine and compare ratios from one run.
 """
@@ -86,13 +87,15 @@ def time_training(model, batches, seconds, cfg):
     return texts / elapsed, tokens / elapsed, flops / elapsed / 1e9
 
 
-def time_serving(path, texts, seconds, batch_size=256):
+def time_serving(path, texts, seconds, batch_size=256, endpoint="serve"):
+    """Texts per second through the SavedModel at `path`'s `endpoint`, in batches of raw strings."""
     loaded = tf.saved_model.load(path)
+    call = getattr(loaded, endpoint)
     batches = [tf.constant(texts[i:i + batch_size]) for i in range(0, len(texts) - batch_size + 1, batch_size)]
-    loaded.serve(batches[0])
+    call(batches[0])
     count, start, i = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        loaded.serve(batches[i % len(batches)]).numpy()
+        call(batches[i % len(batches)]).numpy()
         count, i = count + batch_size, i + 1
     return count / (time.perf_counter() - start)
 
@@ -162,6 +165,9 @@ def main(argv=None):
         serve_ref = time_serving(ref_path, texts, args.seconds)
         emit(measure="serve_reference", texts_per_s=serve_ref, batch_size=256)
         emit(measure="serve_speedup", ratio=serve / serve_ref)
+        embed = time_serving(ours_path, texts, args.seconds, endpoint="embed")
+        emit(measure="embed", texts_per_s=embed, batch_size=256)
+        emit(measure="embed_speedup", ratio=embed / serve_ref)
     emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="whole bench")
 
 

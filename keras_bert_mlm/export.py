@@ -9,6 +9,7 @@
     mlm = tf.saved_model.load("OUT/mlm/savedmodel")
     mlm.fill_mask(tf.constant(["a [mask] movie"]))
     # {"tokens": (1, 10) string, "probabilities": (1, 10) float32}
+    mlm.embed(tf.constant(["a fine movie"]))               # (1, dim) float32 of length 1; classifiers have it too
 
 Neither needs this package to load: vectorization is inside the graph.
 """
@@ -19,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from .config import UserError
+from .models import SequencePooling
 from .rundir import atomic_path
 from .text import FIRST_WORD_ID, MASK_ID
 
@@ -98,6 +100,7 @@ def export_classifier(classifier, vectorizer, path, label_names=("negative", "po
     archive = keras.export.ExportArchive()
     archive.track(vectorizer)
     archive.track(classifier)
+    add_embed_endpoint(archive, classifier_features(classifier), vectorizer)
 
     def serve(texts):
         return classify_by_length(classifier, vectorizer(texts))
@@ -109,8 +112,9 @@ def export_classifier(classifier, vectorizer, path, label_names=("negative", "po
         archive.write_out(tmp, verbose=False)
 
 
-def export_fill_mask(mlm, vectorizer, path, top_k):
-    """SavedModel at `path` with a `fill_mask` endpoint; see `fill_mask` for what it returns."""
+def export_fill_mask(mlm, vectorizer, path, top_k, pooling="max"):
+    """SavedModel at `path` with a `fill_mask` endpoint (see `fill_mask` for what it returns) and an `embed`
+    endpoint: the pretrained encoder pooled with `pooling` (`Config.pooling`), see `embed`."""
     top_k = min(top_k, vectorizer.vocabulary_size() - FIRST_WORD_ID)
     archive = keras.export.ExportArchive()
     archive.track(vectorizer)
@@ -118,9 +122,49 @@ def export_fill_mask(mlm, vectorizer, path, top_k):
     vocabulary = vocabulary_of(vectorizer)
     archive.add_endpoint("fill_mask", lambda texts: fill_mask(mlm, vectorizer, texts, top_k, vocabulary),
                          input_signature=[STRINGS])
+    add_embed_endpoint(archive, pooled_encoder(mlm.encoder, pooling), vectorizer)
     add_vocabulary_endpoint(archive, vocabulary)
     with atomic_path(path) as tmp:
         archive.write_out(tmp, verbose=False)
+
+
+def classifier_features(classifier):
+    """Token ids to the vector that `classifier`'s head reads (the input of its `head_dropout` layer): the
+    pooled encoder, and with `pool_embeddings` the pooled embeddings beside it. Shares the classifier's weights.
+
+    >>> import numpy as np
+    >>> from keras_bert_mlm.models import build_classifier, build_encoder
+    >>> encoder = build_encoder(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
+    >>> features = classifier_features(build_classifier(encoder, pool_embeddings=True))
+    >>> tuple(features(np.array([[5, 6, 0]], "int32")).shape)    # encoder's 8 + embeddings' 8
+    (1, 16)
+    """
+    return keras.Model(classifier.input, classifier.get_layer("head_dropout").input, name="features")
+
+
+def pooled_encoder(encoder, pooling):
+    """Token ids to one vector per text: `encoder`'s token vectors pooled with `pooling` (max, mean or first)
+    over the real tokens, as a classifier built on it pools them. Shares the encoder's weights."""
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    return keras.Model(token_ids, SequencePooling(pooling, name="pooling")(encoder(token_ids), token_ids),
+                       name="pooled_encoder")
+
+
+def embed(features, token_ids):
+    """`features(token_ids)` L2-normalized, `(batch, dim)` float32, run by length as `classify_by_length` runs
+    a classifier: the cosine similarity of two texts is the dot product of their vectors.
+
+    A text without tokens (an empty string) gets the zero vector, whatever the pooling: it has nothing to
+    pool, and its similarity to every text is then 0.
+    """
+    vectors = classify_by_length(features, token_ids)
+    has_tokens = tf.reduce_any(tf.not_equal(token_ids, 0), axis=1, keepdims=True)
+    return tf.math.l2_normalize(tf.where(has_tokens, vectors, 0.0), axis=1)  # zeros stay zeros
+
+
+def add_embed_endpoint(archive, features, vectorizer):
+    """An `embed` endpoint: raw texts `(batch,)` to `embed(features, ...)`'s unit vectors `(batch, dim)`."""
+    archive.add_endpoint("embed", lambda texts: embed(features, vectorizer(texts)), input_signature=[STRINGS])
 
 
 def load_savedmodel(path, endpoint, vocabulary=None):

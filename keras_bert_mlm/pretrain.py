@@ -74,7 +74,7 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         shutil.rmtree(os.path.join(stage_dir, backup), ignore_errors=True)
     with atomic_path(os.path.join(stage_dir, "encoder.keras")) as tmp:
         mlm.encoder.save(tmp)
-    export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k)
+    export.export_fill_mask(mlm, vectorizer, os.path.join(stage_dir, "savedmodel"), cfg.top_k, cfg.pooling)
     with open(os.path.join(stage_dir, "history.csv"), newline="") as f:
         last = list(csv.DictReader(f))[-1]
     return {k: float(v) for k, v in last.items() if k != "epoch"}

@@ -17,3 +17,5 @@ def test_bench_smoke_prints_every_measure():
         assert 0 < records[name]["mfu"] < 1
     assert records["mlm_speedup"]["ratio"] > 0 and records["serve"]["texts_per_s"] > 0
     assert records["serve_speedup"]["ratio"] > 0 and records["peak_rss_mb"]["mb"] > 0
+    assert records["embed"]["texts_per_s"] > 0 and records["embed"]["batch_size"] == records["serve"]["batch_size"]
+    assert records["embed_speedup"]["ratio"] > 0

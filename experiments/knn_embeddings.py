@@ -84,7 +84,6 @@ def main(argv=None):
     ks = [int(k) for k in a.k.split(",")]
     assert all(k % 2 for k in ks), "odd k only: a binary vote then has no tie"
     import keras
-    import numpy as np
 
     from keras_bert_mlm import data, export, memory, models, text
     from keras_bert_mlm.config import Config

@@ -62,14 +62,7 @@ def main(argv=None):
     if args.command == "embed":
         return embed_command(args)
     if args.command == "predict":
-        args.dataset = args.dataset or first_classifier(args.artifacts)
-        path = os.path.join(args.artifacts, args.dataset, "savedmodel")
-        if not os.path.isdir(path):
-            trained = sorted(d for d in os.listdir(args.artifacts) if d != "mlm" and
-                             os.path.isdir(os.path.join(args.artifacts, d, "savedmodel"))) \
-                if os.path.isdir(args.artifacts) else []
-            raise UserError(f"--dataset {args.dataset}: no model in {args.artifacts} "
-                            f"(trained: {', '.join(trained) or 'none'})")
+        path = savedmodel_path(args.artifacts, args.dataset or first_classifier(args.artifacts))
     else:
         path = os.path.join(args.artifacts, "mlm", "savedmodel")
         if args.top_k < 1:
@@ -78,9 +71,8 @@ def main(argv=None):
     if not texts:
         raise UserError("no texts given (as arguments, with --file, or on stdin)")
 
-    import tensorflow as tf
-
     import numpy as np
+    import tensorflow as tf
 
     from . import memory
     from .evaluate import saved_labels
@@ -123,9 +115,9 @@ def main(argv=None):
             print(f"  {p:.4f}  {t}")
 
 
-def embed_savedmodel(artifacts, dataset):
-    """The SavedModel whose `embed` endpoint `embed --dataset` names: a classifier's, or without a dataset
-    the masked-LM's; a one-line error when the run has none."""
+def savedmodel_path(artifacts, dataset):
+    """The SavedModel of `--dataset`'s classifier, or without a dataset the masked-LM's (the pretrained
+    encoder: `embed`'s default); a one-line error naming what the run has when it is not there."""
     if dataset is None:
         path = os.path.join(artifacts, "mlm", "savedmodel")
         if not os.path.isdir(path):
@@ -141,7 +133,7 @@ def embed_savedmodel(artifacts, dataset):
 
 def embed_command(args):
     """`embed`: each text's vector from the `embed` endpoint, abridged to its first numbers unless --json."""
-    path = embed_savedmodel(args.artifacts, args.dataset)
+    path = savedmodel_path(args.artifacts, args.dataset)
     texts = read_texts(args)
     if not texts:
         raise UserError("no texts given (as arguments, with --file, or on stdin)")

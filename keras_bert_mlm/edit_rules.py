@@ -11,13 +11,13 @@
 >>> edits_of("A good film with a terrible ending.", label=1)  # both polarities: skipped, not guessed
 []
 
-Why the label of a flipping edit can be trusted: a review is edited only when every sentiment word the rules
-know points the way of its label (a negated word counting the other way), they are at least one per
-`WORDS_PER_HIT` words, and no sentiment word that the rules cannot flip (`UNFLIPPABLE`, a negator they cannot
-undo) is there; the edit then flips every one of them, ratings ("8/10" -> "3/10", the very figure IMDB's
-labels come from) and recommendations included. What the rules cannot see (irony, a plot summary's words,
-praise without any known word) can still hold the old sentiment: the probe's flip labels are right for most
-edits, not all of them, and a figure near 100% should not be expected of any model.
+Why a flipped label is likely, not certain: a review is edited only when every sentiment word the rules know
+points the way of its label (a negated one counting the other way), at least one per `WORDS_PER_HIT` words,
+with no sentiment word they cannot flip (`UNFLIPPABLE`, a negator they cannot undo); and the edit flips every
+one of them, ratings ("8/10" -> "3/10", the figure IMDB's labels come from) and recommendations included.
+Praise or blame in words the lexicon lacks ("a real jewel") survives: on whole IMDB reviews most flipped edits
+read mixed, on their evaluative sentences (`edits.excerpt`) about half read as the new label (docs/experiments.md).
+The keeping edits' labels hold.
 """
 
 import difflib
@@ -37,10 +37,22 @@ POLARITY = {**{pos: 1 for pos, _ in PAIRS}, **{neg: -1 for _, neg in PAIRS}}
 VERBS = {"loved": "love", "hated": "hate", "liked": "like", "disliked": "dislike", "enjoyed": "enjoy",
          "detested": "detest"}  # past -> base form
 NOUNS = {"masterpiece", "disaster"}
-# Sentiment words with no clean antonym: a review holding one is skipped, as its sentiment would survive.
-UNFLIPPABLE = {"waste", "wasted", "mess", "worse", "better", "disappointment", "fails", "failed", "avoid", "crap",
-               "garbage", "perfectly", "fun", "enjoy", "favorite", "touching", "beautifully",
-               "silly", "unfunny", "stinker"}
+# Sentiment words with no clean antonym: a review holding one is skipped, as its sentiment would survive. The
+# first line by hand; the rest picked by hand among the 220 words of each class that IMDB's training reviews
+# tilt most towards it (naive-Bayes log-count ratio, in 60 reviews or more).
+UNFLIPPABLE = set("""waste wasted mess worse better disappointment fails failed avoid crap garbage perfectly fun enjoy favorite
+touching beautifully silly unfunny stinker kudos bravo wow
+dreck incoherent drivel horrid pointless tripe laughable redeeming poorly blah wasting uninspired unoriginal inane sucks
+miserably boredom uninteresting idiotic insipid insult insulting embarrassment stupidity unconvincing incompetent wretched
+appalling dire amateurish suck laughably moronic badly wooden pitiful useless shoddy tiresome stinks forgettable ludicrous
+rubbish preposterous junk incomprehensible lackluster travesty embarrassed inept horribly muddled ashamed hackneyed
+ridiculously hideous horrendous nonsensical disjointed dumb bland dreary mediocre overacting tasteless obnoxious irritating
+unbearable meaningless idiot asleep clumsy dud cheap awfully painfully trite miscast cringe cheated repetitive pretentious
+lazy bored hopelessly rotten trash unlikable stale sloppy sucked unrealistic flawless superbly perfection wonderfully
+masterful breathtaking refreshing underrated delightful delight unforgettable extraordinary brilliantly timeless gem
+marvelous finest poignant magnificent heartfelt splendid tremendous pleasantly captivating exceptional uplifting
+astonishing haunting vivid remarkable stellar riveting shines elegant stunning cleverly adorable inspiring fascinating
+incredible fabulous spectacular glorious greatest solid touched""".split())
 VERDICTS = {"recommend", "recommended"}  # and ratings, x/10
 NEGATORS = {"not", "never", "no", "nothing", "hardly", "without", "nor", "neither"}
 INTENSIFIERS = {"very", "really", "so", "truly", "quite", "pretty", "too", "most", "extremely", "absolutely"}

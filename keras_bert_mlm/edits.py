@@ -20,6 +20,7 @@ answer. `changed` is the share of edits whose answer differs from the model's an
 
 import collections
 import os
+import re
 import time
 
 import numpy as np
@@ -46,6 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--per-source", type=int, default=500,
                         help="at most this many edits of each kind from each source, from its reviews in a "
                         "seeded order (default: 500)")
+    parser.add_argument("--excerpts", action="store_true",
+                        help="edit and score the reviews' evaluative sentences only (those with a sentiment word "
+                        "the rules know), not whole reviews: flipped labels that hold far more often")
     parser.add_argument("--bigrams", action="store_true",
                         help="score an NBSVM-style bag of bigrams trained on the same training reviews too")
     parser.add_argument("--output", metavar="FILE", help="where the figures go (default: OUT/edits.json)")
@@ -69,22 +73,35 @@ def split_settings(out):
     return settings.get("imdb_val_size", Config().imdb_val_size), settings.get("seed", Config().seed)
 
 
-def build_edits(reviews, labels, seed, per_kind=500):
-    """The edits of `reviews` (labels 1 positive, 0 negative), walked in a seeded order until each kind has
-    `per_kind` edits or the reviews run out: records {"text", "label", "kind", "flips", "words_changed",
-    "source_index"} (the index of the edited review in `reviews`)."""
+def excerpt(review):
+    """The sentences of `review` that hold a sentiment word or a verdict the rules know, in order.
+
+    On whole IMDB reviews most flipped edits read mixed: the praise or blame the lexicon does not know
+    ("a real jewel", "I want that hour back") survives the edit. An excerpt leaves most of it out, so its
+    flipped label is right far more often; the model is scored on the unedited excerpt too.
+    """
+    sentences = re.split(r"(?<=[.!?])\s+|<br\s*/?>", review)
+    return " ".join(s.strip() for s in sentences
+                    if any(t in edit_rules.POLARITY or edit_rules.is_verdict(t) for _, _, t in edit_rules.tokens_of(s)))
+
+
+def build_edits(reviews, labels, seed, per_kind=500, excerpts=False):
+    """The edits of `reviews` (labels 1 positive, 0 negative), or of their `excerpt`s, walked in a seeded order
+    until each kind has `per_kind` edits or the reviews run out: records {"text", "label", "kind", "flips",
+    "words_changed", "original", "source_index"} (the text edited, and the index of its review in `reviews`)."""
     counts, records = collections.Counter(), []
     for index in np.random.default_rng(seed).permutation(len(reviews)):
-        for record in edit_rules.edits_of(reviews[index], int(labels[index])):
+        original = excerpt(reviews[index]) if excerpts else reviews[index]
+        for record in edit_rules.edits_of(original, int(labels[index])):
             if counts[record["kind"]] < per_kind:
                 counts[record["kind"]] += 1
-                records.append({**record, "source_index": int(index)})
+                records.append({**record, "original": original, "source_index": int(index)})
         if all(counts[kind] >= per_kind for kind in KINDS):
             break
     return records
 
 
-def edit_sources(splits, seed, per_kind, train_draw=None):
+def edit_sources(splits, seed, per_kind, train_draw=None, excerpts=False):
     """{source: (reviews DataFrame, edits)} for the validation split and the training reviews (lift.py's draw
     of `train_draw` of them, when given). Only these two splits are read: never `splits["test"]`."""
     from .lift import draw
@@ -93,7 +110,8 @@ def edit_sources(splits, seed, per_kind, train_draw=None):
     sources = {}
     for name, reviews in (("validation", splits["validation"]), ("train", train)):
         reviews = reviews.reset_index(drop=True)
-        sources[name] = reviews, build_edits(reviews["text"].tolist(), reviews["label"].to_numpy(), seed, per_kind)
+        sources[name] = reviews, build_edits(reviews["text"].tolist(), reviews["label"].to_numpy(), seed, per_kind,
+                                               excerpts)
     return sources
 
 
@@ -101,8 +119,10 @@ def score(probabilities, reviews, records):
     """Figures of one scorer on one source. `probabilities`: P(positive) of the originals (all of `reviews`'s
     rows that `records` edits, in `reviews`'s order) then of the edits, in `records`' order."""
     edited = sorted({r["source_index"] for r in records})
-    answer_of = dict(zip(edited, probabilities[:len(edited)] >= 0.5))
-    answers = probabilities[len(edited):] >= 0.5
+    before = dict(zip(edited, probabilities[:len(edited)]))
+    answer_of = {i: p >= 0.5 for i, p in before.items()}
+    after = probabilities[len(edited):]
+    answers = after >= 0.5
     labels = reviews["label"].to_numpy()
     figures = {"original": {"n": len(edited), "accuracy": float(np.mean([answer_of[i] == labels[i] for i in edited]))
                             if edited else None}}
@@ -116,14 +136,18 @@ def score(probabilities, reviews, records):
             "changed": float(np.mean([answers[i] != answer_of[records[i]["source_index"]] for i in rows]))
             if rows else None,
             "words_changed": float(np.mean([records[i]["words_changed"] for i in rows])) if rows else None,
+            # How far the edit moved P(the edit's label): large and positive on flips, near 0 on keeps.
+            "shift": float(np.mean([(after[i] - before[records[i]["source_index"]]) * (1 if records[i]["label"] else -1)
+                                    for i in rows])) if rows else None,
             "positive_originals": sum(1 - records[i]["label"] if records[i]["flips"] else records[i]["label"]
                                       for i in rows)}
     return figures
 
 
-def texts_to_score(reviews, records):
+def texts_to_score(records):
     """The originals edited (in index order) then the edits: what `score` expects probabilities of."""
-    return [reviews["text"][i] for i in sorted({r["source_index"] for r in records})] + [r["text"] for r in records]
+    originals = {r["source_index"]: r["original"] for r in records}
+    return [originals[i] for i in sorted(originals)] + [r["text"] for r in records]
 
 
 def bigrams_predictor(train, seed):
@@ -140,14 +164,17 @@ def bigrams_predictor(train, seed):
 
 def table(results):
     """The figures as a fixed-width table: a row per scorer, source and group."""
-    lines = [f"{'scorer':<11} {'source':<11} {'edits':<12} {'n':>5} {'accuracy':>9} {'changed':>8} {'words':>6}"]
+    lines = [f"{'scorer':<11} {'source':<11} {'edits':<12} {'n':>5} {'accuracy':>9} {'changed':>8} {'shift':>7} "
+             f"{'words':>6}"]
     for scorer, by_source in results.items():
         for source, figures in by_source.items():
             for group, f in figures.items():
                 acc = "-" if f["accuracy"] is None else f"{f['accuracy']:.3f}"
                 changed = f"{f['changed']:.3f}" if f.get("changed") is not None else ""
                 words = f"{f['words_changed']:.1f}" if f.get("words_changed") is not None else ""
-                lines.append(f"{scorer:<11} {source:<11} {group:<12} {f['n']:>5} {acc:>9} {changed:>8} {words:>6}")
+                shift = f"{f['shift']:+.3f}" if f.get("shift") is not None else ""
+                lines.append(f"{scorer:<11} {source:<11} {group:<12} {f['n']:>5} {acc:>9} {changed:>8} {shift:>7} "
+                             f"{words:>6}")
     return "\n".join(lines)
 
 
@@ -163,7 +190,7 @@ def main(argv=None):
     memory.keep_freed_memory()
     served = export.load_savedmodel(model_path, "serve")
     splits = data.load_dataset(args.dataset, args.data_dir, val_size, seed, args.offline)
-    sources = edit_sources(splits, seed, args.per_source, args.train_draw)
+    sources = edit_sources(splits, seed, args.per_source, args.train_draw, args.excerpts)
     for name, (reviews, records) in sources.items():
         counts = collections.Counter(r["kind"] for r in records)
         log(f"{name}: {len(reviews)} reviews, edits " + ", ".join(f"{k} {counts[k]}" for k in KINDS))
@@ -171,10 +198,11 @@ def main(argv=None):
     if args.bigrams:
         log(f"training the bag of bigrams on {len(sources['train'][0])} training reviews")
         scorers["bigrams"] = bigrams_predictor(sources["train"][0], seed)
-    results = {scorer: {name: score(predict(texts_to_score(reviews, records)), reviews, records)
+    results = {scorer: {name: score(predict(texts_to_score(records)), reviews, records)
                         for name, (reviews, records) in sources.items()} for scorer, predict in scorers.items()}
     record = {"dataset": args.dataset, "savedmodel": os.path.abspath(model_path), "seed": seed,
-              "per_source": args.per_source, "train_draw": args.train_draw, "scores": results,
+              "per_source": args.per_source, "train_draw": args.train_draw,
+              "excerpts": args.excerpts, "scores": results,
               **runinfo.run_record(started, runinfo.current_commit(), runinfo.matmul_peak_gflops(seconds=1.0))}
     output = args.output or os.path.join(args.artifacts, "edits.json")
     rundir.write_json(output, record)

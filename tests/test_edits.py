@@ -97,7 +97,7 @@ def test_test_reviews_are_never_used_and_the_training_draw_is_lifts():
 def test_scores_count_flips_against_the_new_label_and_changes_against_the_original():
     frame = pd.DataFrame({"text": ["The film was great.", "It was bad."], "label": [1, 0]})
     records = edits.build_edits(frame["text"].tolist(), frame["label"].to_numpy(), seed=0)
-    texts = edits.texts_to_score(frame, records)
+    texts = edits.texts_to_score(records)
     # A model that answers positive on everything: right on the originals half the time, never changes.
     figures = edits.score(pd.Series([0.9] * len(texts)).to_numpy(), frame, records)
     assert figures["original"] == {"n": 2, "accuracy": 0.5}
@@ -128,3 +128,11 @@ def test_the_command_scores_a_run_and_the_bag_of_bigrams(tiny_run, data_dir, tmp
     missing = run_script("-m", "keras_bert_mlm.edits", "--artifacts", tiny_run, "--data-dir", data_dir,
                          "--savedmodel", str(tmp_path / "none"), "--offline")
     assert_user_error(missing, str(tmp_path / "none"))
+
+
+def test_an_excerpt_keeps_the_evaluative_sentences_and_is_what_gets_edited():
+    review = "It opens in Paris.<br /><br />The acting was great. A long chase follows! I loved it."
+    assert edits.excerpt(review) == "The acting was great. I loved it."
+    records = edits.build_edits([review], [1], seed=0, excerpts=True)
+    assert {r["original"] for r in records} == {"The acting was great. I loved it."}
+    assert edit("The acting was great. I loved it.", 1, "negation")["text"] in {r["text"] for r in records}

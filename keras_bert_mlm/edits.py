@@ -11,7 +11,9 @@ reviews the model was fine-tuned on (the memorization probe: a model that rememb
 back to the old label). Each is scored through the shipped SavedModel's `serve` endpoint, and with
 `--bigrams` through an NBSVM-style bag of bigrams trained on the same training reviews (the n-gram
 reference). Accuracy is against the edit's label: on flips, under 50% means the model mostly kept the old
-answer. `changed` is the share of edits whose answer differs from the model's answer on the original.
+answer. `changed` is the share of edits whose answer differs from the model's answer on the original,
+`shift` the mean move of P(the edit's label) from the original to the edit. `--excerpts` edits the reviews'
+evaluative sentences instead of whole reviews (`excerpt`), whose flipped labels hold more often.
 
 >>> records = build_edits(["The movie was great. 9/10", "Dull.", "It was bad. 2/10"], [1, 0, 0], seed=0)
 >>> sorted((r["source_index"], r["kind"], r["label"]) for r in records if r["source_index"] == 0)
@@ -30,7 +32,6 @@ from .cli import ArgumentParser, log, run_command
 from .config import UserError
 
 KINDS = edit_rules.FLIPS + edit_rules.KEEPS
-SOURCES = ("validation", "train")
 
 
 def parse_args(argv=None):
@@ -115,32 +116,31 @@ def edit_sources(splits, seed, per_kind, train_draw=None, excerpts=False):
     return sources
 
 
+def mean(values):
+    """The mean of `values` as a float; None for no values."""
+    return float(np.mean(values)) if len(values) else None
+
+
 def score(probabilities, reviews, records):
-    """Figures of one scorer on one source. `probabilities`: P(positive) of the originals (all of `reviews`'s
-    rows that `records` edits, in `reviews`'s order) then of the edits, in `records`' order."""
+    """Figures of one scorer on one source. `probabilities`: P(positive) of the originals edited (in index
+    order) then of the edits (in `records`' order), as `texts_to_score` lists them."""
     edited = sorted({r["source_index"] for r in records})
     before = dict(zip(edited, probabilities[:len(edited)]))
-    answer_of = {i: p >= 0.5 for i, p in before.items()}
     after = probabilities[len(edited):]
-    answers = after >= 0.5
     labels = reviews["label"].to_numpy()
-    figures = {"original": {"n": len(edited), "accuracy": float(np.mean([answer_of[i] == labels[i] for i in edited]))
-                            if edited else None}}
+    figures = {"original": {"n": len(edited), "accuracy": mean([(before[i] >= 0.5) == labels[i] for i in edited])}}
     groups = {**{kind: [r["kind"] == kind for r in records] for kind in KINDS},
               "flips": [r["flips"] for r in records], "keeps": [not r["flips"] for r in records]}
     for group, member in groups.items():
-        rows = [i for i, m in enumerate(member) if m]
+        rows = [(r, p, before[r["source_index"]]) for r, p, m in zip(records, after, member) if m]
         figures[group] = {
             "n": len(rows),
-            "accuracy": float(np.mean([answers[i] == records[i]["label"] for i in rows])) if rows else None,
-            "changed": float(np.mean([answers[i] != answer_of[records[i]["source_index"]] for i in rows]))
-            if rows else None,
-            "words_changed": float(np.mean([records[i]["words_changed"] for i in rows])) if rows else None,
+            "accuracy": mean([(p >= 0.5) == r["label"] for r, p, _ in rows]),
+            "changed": mean([(p >= 0.5) != (old >= 0.5) for _, p, old in rows]),
             # How far the edit moved P(the edit's label): large and positive on flips, near 0 on keeps.
-            "shift": float(np.mean([(after[i] - before[records[i]["source_index"]]) * (1 if records[i]["label"] else -1)
-                                    for i in rows])) if rows else None,
-            "positive_originals": sum(1 - records[i]["label"] if records[i]["flips"] else records[i]["label"]
-                                      for i in rows)}
+            "shift": mean([(p - old) * (1 if r["label"] else -1) for r, p, old in rows]),
+            "words_changed": mean([r["words_changed"] for r, _, _ in rows]),
+            "positive_originals": sum(r["label"] != r["flips"] for r, _, _ in rows)}
     return figures
 
 

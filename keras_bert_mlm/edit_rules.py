@@ -40,19 +40,20 @@ NOUNS = {"masterpiece", "disaster"}
 # Sentiment words with no clean antonym: a review holding one is skipped, as its sentiment would survive. The
 # first line by hand; the rest picked by hand among the 220 words of each class that IMDB's training reviews
 # tilt most towards it (naive-Bayes log-count ratio, in 60 reviews or more).
-UNFLIPPABLE = set("""waste wasted mess worse better disappointment fails failed avoid crap garbage perfectly fun enjoy favorite
-touching beautifully silly unfunny stinker kudos bravo wow
-dreck incoherent drivel horrid pointless tripe laughable redeeming poorly blah wasting uninspired unoriginal inane sucks
-miserably boredom uninteresting idiotic insipid insult insulting embarrassment stupidity unconvincing incompetent wretched
-appalling dire amateurish suck laughably moronic badly wooden pitiful useless shoddy tiresome stinks forgettable ludicrous
-rubbish preposterous junk incomprehensible lackluster travesty embarrassed inept horribly muddled ashamed hackneyed
-ridiculously hideous horrendous nonsensical disjointed dumb bland dreary mediocre overacting tasteless obnoxious irritating
-unbearable meaningless idiot asleep clumsy dud cheap awfully painfully trite miscast cringe cheated repetitive pretentious
-lazy bored hopelessly rotten trash unlikable stale sloppy sucked unrealistic flawless superbly perfection wonderfully
-masterful breathtaking refreshing underrated delightful delight unforgettable extraordinary brilliantly timeless gem
-marvelous finest poignant magnificent heartfelt splendid tremendous pleasantly captivating exceptional uplifting
-astonishing haunting vivid remarkable stellar riveting shines elegant stunning cleverly adorable inspiring fascinating
-incredible fabulous spectacular glorious greatest solid touched""".split())
+UNFLIPPABLE = set("""
+waste wasted mess worse better disappointment fails failed avoid crap garbage perfectly fun enjoy favorite touching
+beautifully silly unfunny stinker kudos bravo wow dreck incoherent drivel horrid pointless tripe laughable redeeming
+poorly blah wasting uninspired unoriginal inane sucks miserably boredom uninteresting idiotic insipid insult
+insulting embarrassment stupidity unconvincing incompetent wretched appalling dire amateurish suck laughably moronic
+badly wooden pitiful useless shoddy tiresome stinks forgettable ludicrous rubbish preposterous junk incomprehensible
+lackluster travesty embarrassed inept horribly muddled ashamed hackneyed ridiculously hideous horrendous nonsensical
+disjointed dumb bland dreary mediocre overacting tasteless obnoxious irritating unbearable meaningless idiot asleep
+clumsy dud cheap awfully painfully trite miscast cringe cheated repetitive pretentious lazy bored hopelessly rotten
+trash unlikable stale sloppy sucked unrealistic flawless superbly perfection wonderfully masterful breathtaking
+refreshing underrated delightful delight unforgettable extraordinary brilliantly timeless gem marvelous finest
+poignant magnificent heartfelt splendid tremendous pleasantly captivating exceptional uplifting astonishing haunting
+vivid remarkable stellar riveting shines elegant stunning cleverly adorable inspiring fascinating incredible
+fabulous spectacular glorious greatest solid touched""".split())
 VERDICTS = {"recommend", "recommended"}  # and ratings, x/10
 NEGATORS = {"not", "never", "no", "nothing", "hardly", "without", "nor", "neither"}
 INTENSIFIERS = {"very", "really", "so", "truly", "quite", "pretty", "too", "most", "extremely", "absolutely"}
@@ -65,6 +66,8 @@ SUBJECTS = {"i", "we", "they", "you", "he", "she"}  # "I loved" -> "I did not lo
 NEUTRAL = {"movie": "film", "film": "movie", "movies": "films", "films": "movies",
            "John": "James", "James": "John", "Michael": "David", "David": "Michael", "Robert": "Richard",
            "Richard": "Robert", "Mary": "Anne", "Anne": "Mary", "Tom": "Bill", "Bill": "Tom"}
+IDIOMS = {("good", "luck"), ("bad", "guy"), ("bad", "guys"), ("good", "guys"), ("best", "friend"), ("best", "friends"),
+          ("best", "known"), ("great", "deal"), ("for", "good")}  # no verdict on the film: not a sentiment word
 WORDS_PER_HIT = 80
 TOKEN = re.compile(r"\d+(?:\.\d+)?\s*(?:/|out of)\s*10\b|[A-Za-z]+n't\b|[A-Za-z]+|<br\s*/?>|[.!?;]")
 RATING = re.compile(r"(\d+(?:\.\d+)?)\s*(/|out of)\s*10\b")
@@ -76,16 +79,12 @@ def tokens_of(text):
     return [(m.start(), m.end(), m.group().lower()) for m in TOKEN.finditer(text)]
 
 
-def is_negator(token):
-    return token in NEGATORS or token.endswith("n't")
-
-
 def negator_before(tokens, i, window=3):
     """Index of the negator among the `window` tokens before token i (same sentence), else None."""
     for j in range(i - 1, max(i - window, 0) - 1, -1):
         if tokens[j][2] in (".", "!", "?", ";") or tokens[j][2].startswith("<br"):
             return None
-        if is_negator(tokens[j][2]):
+        if tokens[j][2] in NEGATORS or tokens[j][2].endswith("n't"):
             return j
     return None
 
@@ -110,6 +109,8 @@ def hits_of(text):
             return None, tokens
         if token in ("love", "loves") and i and tokens[i - 1 - (tokens[i - 1][2] in INTENSIFIERS)][2] in SUBJECTS:
             return None, tokens  # "I love it" (no rule of ours flips it); "a love story" is no sentiment
+        if {(token, tokens[i + 1][2] if i + 1 < len(tokens) else ""), (tokens[i - 1][2] if i else "", token)} & IDIOMS:
+            continue
         if RATING.match(token):
             hits.append((i, rating_polarity(token)))
         elif token in POLARITY or token in VERDICTS:

@@ -136,3 +136,8 @@ def test_an_excerpt_keeps_the_evaluative_sentences_and_is_what_gets_edited():
     records = edits.build_edits([review], [1], seed=0, excerpts=True)
     assert {r["original"] for r in records} == {"The acting was great. I loved it."}
     assert edit("The acting was great. I loved it.", 1, "negation")["text"] in {r["text"] for r in records}
+
+
+def test_idioms_are_no_sentiment_words():
+    assert edit("Good luck finding it. The film is great.", 1, "antonym")["text"] == \
+        "Good luck finding it. The film is terrible."

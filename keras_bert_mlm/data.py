@@ -207,10 +207,12 @@ def load_labelled(cfg, name, data_dir, tfds_dir=None, offline=False):
 
 
 class Texts:
-    """Texts from several parts (lists, `sources.Corpus`), read again, part after part, on each iteration."""
+    """Texts from several parts (lists, `sources.Corpus`), read again, part after part, on each iteration.
+    `size` is their number when every part is a list (a streamed part is only counted by reading it)."""
 
     def __init__(self, parts, description):
         self.parts, self.description = parts, description
+        self.size = sum(map(len, parts)) if all(isinstance(part, list) for part in parts) else None
 
     def __iter__(self):
         return itertools.chain.from_iterable(self.parts)

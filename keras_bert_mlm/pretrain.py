@@ -37,21 +37,33 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
     chief = distribute.is_chief(strategy)
     keras.utils.set_random_seed(cfg.seed)
     # The shuffled order is decided on the texts' positions, so that a streamed corpus is read in its own
-    # order (and `kept` picked from it) while the ids come out shuffled.
-    total = len(corpus) if hasattr(corpus, "__len__") else sum(1 for _ in corpus)
-    order = np.random.default_rng(cfg.seed).permutation(total)[: cfg.max_corpus_texts or None]
-    kept = np.sort(order)
+    # order while the ids come out shuffled. Only a cut (`max_corpus_texts`) needs the count up front, to
+    # pick the texts before the vocabulary sees them; otherwise the corpus is read just twice (vocabulary, ids).
+    cut = kept = None
+    if cfg.max_corpus_texts:
+        total = known_size(corpus)
+        total = sum(1 for _ in corpus) if total is None else total
+        cut = np.random.default_rng(cfg.seed).permutation(total)[: cfg.max_corpus_texts]
+        kept = np.sort(cut)
+    count = len(kept) if kept is not None else known_size(corpus)
 
     def texts():
-        return iter(corpus) if len(kept) == total else pick(corpus, kept)
+        return iter(corpus) if kept is None else pick(corpus, kept)
+
+    def shuffled_ids():
+        ids = text.vectorize(vectorizer, texts())
+        if kept is None:
+            return ids[np.random.default_rng(cfg.seed).permutation(len(ids))]
+        return ids[np.searchsorted(kept, cut)]
 
     vocab_path = os.path.join(out, "vocab.txt")
     if os.path.isfile(vocab_path):
         log(f"vocabulary: {vocab_path} from an interrupted run with these settings, reused")
         vectorizer = text.make_vectorizer(text.load_vocabulary(vocab_path), cfg.max_len)
     else:
-        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {len(kept)} pretraining texts (no test text)")
-        vectorizer = text.adapt_vectorizer(texts(), cfg.vocab_size, cfg.max_len, total=len(kept))
+        log(f"vocabulary: adapting {cfg.vocab_size} tokens on {count if count is not None else 'the streamed'} "
+            "pretraining texts (no test text)")
+        vectorizer = text.adapt_vectorizer(texts(), cfg.vocab_size, cfg.max_len, total=count)
         if chief:
             with atomic_path(vocab_path) as tmp:
                 text.save_vocabulary(vectorizer, tmp)
@@ -62,8 +74,7 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         log("pretraining: finished by an interrupted run with these settings; exporting it")
         mlm = keras.saving.load_model(os.path.join(stage_dir, "mlm.keras"))
     else:
-        ids = text.vectorize(vectorizer, texts())[np.searchsorted(kept, order)]  # in the shuffled order
-        mlm = fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps,
+        mlm = fit_mlm(shuffled_ids(), cfg, out, verbose, deadline, strategy, backup_steps,
                       reserve and (lambda: reserve(vectorizer)))
         if chief:
             with atomic_path(os.path.join(stage_dir, "mlm.keras")) as tmp:
@@ -78,6 +89,11 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
     with open(os.path.join(stage_dir, "history.csv"), newline="") as f:
         last = list(csv.DictReader(f))[-1]
     return {k: float(v) for k, v in last.items() if k != "epoch"}
+
+
+def known_size(corpus):
+    """How many texts `corpus` holds when that is known without reading it (a list; `data.Texts` of lists)."""
+    return len(corpus) if hasattr(corpus, "__len__") else getattr(corpus, "size", None)
 
 
 def pick(texts, positions):

@@ -75,6 +75,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from . import memory
+    from .data import BINARY_LABELS
     from .evaluate import saved_labels
     from .export import load_savedmodel
 
@@ -82,7 +83,7 @@ def main(argv=None):
 
     if args.command == "predict":
         loaded = load_savedmodel(path, "serve")
-        names = saved_labels(loaded) or ["negative", "positive"]  # exported before `labels`: sentiment
+        names = saved_labels(loaded) or BINARY_LABELS  # exported before `labels`: sentiment
         probabilities = loaded.serve(tf.constant(texts)).numpy()
         if probabilities.shape[1] == 1:  # binary: P(names[1])
             probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)

@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from .config import UserError
+from .data import BINARY_LABELS
 from .models import SequencePooling
 from .rundir import atomic_path
 from .text import FIRST_WORD_ID, MASK_ID
@@ -93,7 +94,7 @@ def add_labels_endpoint(archive, label_names):
     archive.add_endpoint("labels", tf.function(lambda: names, input_signature=[]))
 
 
-def export_classifier(classifier, vectorizer, path, label_names=("negative", "positive")):
+def export_classifier(classifier, vectorizer, path, label_names=BINARY_LABELS):
     """SavedModel at `path` whose `serve` endpoint maps raw texts `(batch,)` to probabilities: two classes,
     `(batch, 1)` P(label_names[1]); K classes, `(batch, K)` rows that sum to 1. `labels` returns
     `label_names`."""

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .data import BINARY_LABELS  # noqa: E402
 from .rundir import atomic_path  # noqa: E402
 
 
@@ -47,7 +48,7 @@ def plot_history(csv_paths, path, title, metrics, chosen=None):
     _save(fig, path)
 
 
-def plot_confusion(confusion, path, title, labels=("negative", "positive")):
+def plot_confusion(confusion, path, title, labels=BINARY_LABELS):
     """The K x K matrix (row: true class, column: predicted; binary: [[tn, fp], [fn, tp]]) with counts and
     row percentages, its classes named by `labels`."""
     k = len(confusion)
@@ -126,7 +127,7 @@ def plot_run(out):
         if name in metrics:
             plot_confusion(metrics[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
                            f"{name} test ({metrics[name]['n']} examples)",
-                           metrics[name].get("labels", ("negative", "positive")))
+                           metrics[name].get("labels", BINARY_LABELS))
 
 
 if __name__ == "__main__":

@@ -43,3 +43,17 @@ def make_batches(ids, batch_size, labels=None, shuffle=False, seed=0, by_length=
             batch_size = len(ids) - len(ids) % replicas
         ds = ds.batch(batch_size).map(lambda x, length, y: (x[:, :tf.reduce_max(length)], y))
     return ds.map(lambda x, y: x) if labels is None else ds
+
+
+def pack(ids, block_len):
+    """Blocks of `block_len` ids cut from the real tokens of `ids`' rows laid end to end, as a 2-D array:
+    no padding anywhere, and the last, partial block is dropped. Texts are not separated (RoBERTa's
+    FULL-SENTENCES packing without its separator token): a block may end one text and begin the next.
+
+    >>> pack(np.array([[5, 6, 0], [7, 8, 9], [4, 3, 0]]), 2).tolist()   # 7 tokens: 3 blocks, the last token dropped
+    [[5, 6], [7, 8], [9, 4]]
+    """
+    stream = np.asarray(ids, np.int32)
+    stream = stream[stream != 0]  # row by row: text after text
+    blocks = len(stream) // block_len
+    return stream[: blocks * block_len].reshape(blocks, block_len)

@@ -153,6 +153,15 @@ class Backup(keras.callbacks.BackupAndRestore):
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
+    @staticmethod
+    def epochs_done(backup_dir):
+        """Whole epochs that the backup in `backup_dir` holds (0 without one): a resumed `fit` starts after them."""
+        try:
+            with open(os.path.join(backup_dir, "training_metadata.json")) as f:
+                return int(json.load(f)["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
     def on_train_begin(self, logs=None):
         if not os.path.exists(self.backup_dir):
             return

@@ -66,7 +66,7 @@ class Config:
     num_layers: int = _s(1, "number of transformer blocks")
     bigram_buckets: int = _s(0, "hashed embeddings of (previous token, token) pairs added to the token "
                              "embeddings, in this many buckets (0 = none)")
-    dropout: float = _s(0.1, "dropout rate inside the encoder")
+    dropout: float = _s(0.1, "dropout rate inside the encoder while fine-tuning")
     norm_first: bool = _s(False, "pre-LayerNorm blocks and a final LayerNorm instead of post-LayerNorm blocks "
                           "(budget BERTs: stable at high learning rates)")
     # Pretraining
@@ -77,7 +77,12 @@ class Config:
                                "as a fraction of the encoder's (same depth, same token embeddings; ELECTRA-Small: 0.25)")
     discriminator_weight: float = _s(50.0, "with objective electra: weight of the replaced-token loss against the "
                                      "generator's masked-LM loss (ELECTRA: 50)")
+    mlm_dropout: float = _s(0.1, "dropout rate inside the encoder while pretraining (budget BERTs: 0)")
     mask_rate: float = _s(0.15, "fraction of real tokens chosen for prediction (BERT: 0.15)")
+    mlm_block_len: int = _s(0, "pretrain on blocks of this many tokens cut from the texts laid end to end (no padding, "
+                            "cheaper attention), max_len / mlm_block_len times mlm_batch_size a step (0: whole texts)")
+    mlm_full_share: float = _s(0.1, "with mlm_block_len: the last share of the steps reads whole texts, so that "
+                               "the positions past the blocks, which fine-tuning reads, are trained too")
     mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
     mlm_batch_size: int = _s(32, "pretraining batch size")
     mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining (the peak, with a schedule)")
@@ -146,30 +151,26 @@ class Config:
         if self.objective == "electra" and (not 0 < self.generator_size <= 1 or not width or width % heads):
             raise UserError(f"--generator-size {self.generator_size} gives a generator width of {width} with "
                             f"{heads} heads: it must be above 0, at most 1, and the width a multiple of the heads")
-        if not 0 < self.mask_rate < 1:
-            raise UserError(f"--mask-rate must be between 0 and 1, not {self.mask_rate}")
         if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
             raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
         if self.lr_schedule not in ("constant", "cosine", "linear"):
             raise UserError(f"--lr-schedule must be constant, cosine or linear, not {self.lr_schedule!r}")
-        if not 0 < self.adam_beta2 < 1:
-            raise UserError(f"--adam-beta2 must be between 0 and 1, not {self.adam_beta2}")
-        if self.time_budget < 0:
-            raise UserError(f"--time-budget must be 0 (no limit) or a number of minutes, not {self.time_budget}")
-        if not 0 <= self.mlm_min_share < 1:
-            raise UserError(f"--mlm-min-share must be at least 0 and below 1, not {self.mlm_min_share}")
-        if not 0 < self.mlm_time_share <= 1:
-            raise UserError(f"--mlm-time-share must be above 0 and at most 1, not {self.mlm_time_share}")
-        if self.imdb_val_size < 1:
-            raise UserError(f"--imdb-val-size must be at least 1 (early stopping needs validation), "
-                            f"not {self.imdb_val_size}")
-        if self.bigram_buckets < 0 or self.vocab_size > 70000 and self.bigram_buckets:
-            raise UserError(f"--bigram-buckets must be 0 or positive (with a vocabulary below 70,000), "
-                            f"not {self.bigram_buckets}")
-        for flag, texts in (("distill_unlabelled", "reviews"), ("distill_sentences", "sentences")):
-            if getattr(self, flag) < 0:
-                raise UserError(f"--{flag.replace('_', '-')} must be 0 (off) or a number of {texts}, "
-                                f"not {getattr(self, flag)}")
+        for name, ok, wanted in (  # the numeric settings' ranges
+                ("mask_rate", 0 < self.mask_rate < 1, "between 0 and 1"),
+                ("adam_beta2", 0 < self.adam_beta2 < 1, "between 0 and 1"),
+                ("time_budget", self.time_budget >= 0, "0 (no limit) or a number of minutes"),
+                ("mlm_min_share", 0 <= self.mlm_min_share < 1, "at least 0 and below 1"),
+                ("mlm_time_share", 0 < self.mlm_time_share <= 1, "above 0 and at most 1"),
+                ("mlm_full_share", 0 <= self.mlm_full_share <= 1, "between 0 and 1"),
+                ("mlm_block_len", self.mlm_block_len == 0 or 2 <= self.mlm_block_len <= self.max_len,
+                 f"0 (whole texts) or 2 to --max-len ({self.max_len})"),
+                ("imdb_val_size", self.imdb_val_size >= 1, "at least 1 (early stopping needs validation)"),
+                ("bigram_buckets", self.bigram_buckets >= 0 and (self.vocab_size <= 70000 or not self.bigram_buckets),
+                 "0 or positive (with a vocabulary below 70,000)"),
+                ("distill_unlabelled", self.distill_unlabelled >= 0, "0 (off) or a number of reviews"),
+                ("distill_sentences", self.distill_sentences >= 0, "0 (off) or a number of sentences")):
+            if not ok:
+                raise UserError(f"--{name.replace('_', '-')} must be {wanted}, not {getattr(self, name)}")
         if self.embed_dim % self.num_heads:
             raise UserError(f"--embed-dim {self.embed_dim} is not a multiple of --num-heads {self.num_heads}")
 
@@ -242,6 +243,6 @@ ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim",
                     "dropout", "norm_first")
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
 PRETRAINING_SETTINGS = ENCODER_SETTINGS + ("corpus", "objective", "generator_size", "discriminator_weight",
-                                           "mask_rate", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
-                                           "mlm_val_size", "max_corpus_texts", "mlm_time_share",
-                                           "mlm_min_share")
+                                           "mlm_dropout", "mask_rate", "mlm_block_len", "mlm_full_share",
+                                           "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
+                                           "max_corpus_texts", "mlm_time_share", "mlm_min_share")

@@ -62,7 +62,8 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
 
         def build():
             keras.utils.set_random_seed(cfg.seed)
-            new = models.copy_encoder(encoder) if encoder else models.build_encoder(**cfg.encoder_settings())
+            new = (models.copy_encoder(encoder, cfg.dropout) if encoder
+                   else models.build_encoder(**cfg.encoder_settings()))
             classifier = build_classifier(new, cfg, len(label_names(split)))
             classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
                                loss=models.training_setup(len(label_names(split)))["loss"])
@@ -119,7 +120,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
             steps = fitted
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
-        encoder = models.copy_encoder(pretrained_encoder)
+        encoder = models.copy_encoder(pretrained_encoder, cfg.dropout)
         classifier = build_classifier(encoder, cfg, len(label_names(split)))
 
     best = {"val_accuracy": -1.0}

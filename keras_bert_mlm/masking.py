@@ -1,6 +1,7 @@
 """BERT's masking rule as TensorFlow ops, for use inside a `tf.data` pipeline.
 
     ds = mlm_dataset(token_ids, cfg, shuffle=True)   # ((token_ids, mask_positions), targets, weights)
+    ds, steps_per_pass = packed_dataset(token_ids, cfg)   # the same, on blocks of cfg.mlm_block_len tokens
 
 Per sequence, round(15%) of the real (non-padding) tokens are chosen; of those, 80% become `[mask]`,
 10% a random word and 10% stay unchanged. The model predicts the original token at the chosen
@@ -10,7 +11,9 @@ draws new seeds each epoch: masks differ between epochs, yet a seed fixes them a
 
 import tensorflow as tf
 
-from .batching import make_batches
+import dataclasses
+
+from .batching import make_batches, pack
 from .text import FIRST_WORD_ID, MASK_ID, PAD_ID
 
 
@@ -53,6 +56,17 @@ def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15)
     batch_index = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
     masked = tf.tensor_scatter_nd_update(token_ids, tf.stack([batch_index, positions], -1), replacement)
     return masked, positions, targets, weights
+
+
+def packed_dataset(token_ids, cfg):
+    """`mlm_dataset`'s endless shuffled stream, of `cfg.mlm_block_len`-token blocks cut from the texts laid end
+    to end (`batching.pack`), `mlm_batch_size * max_len // mlm_block_len` blocks a batch so that a step holds
+    as many tokens as a batch of whole texts at most does; returns `(dataset, steps per pass)`."""
+    blocks = pack(token_ids, cfg.mlm_block_len)
+    per_batch = cfg.mlm_batch_size * max(1, cfg.max_len // cfg.mlm_block_len)
+    # max_len: the masks' slots are counted on the block (`Config.max_predictions`).
+    packed = dataclasses.replace(cfg, mlm_batch_size=per_batch, bucket_by_length=False, max_len=cfg.mlm_block_len)
+    return mlm_dataset(blocks, packed, shuffle=True), max(1, -(-len(blocks) // per_batch))
 
 
 def mlm_dataset(token_ids, cfg, shuffle, seed=None, replicas=1):

@@ -9,6 +9,7 @@ their timed cost (`finetune_deadlines`), shortening epochs that would not fit (`
 (2, 1635)
 """
 
+import math
 import time
 
 from .callbacks import Interruptible, StepTimer
@@ -56,6 +57,17 @@ def pretraining_plan(cfg, deadline, per_step, steps_per_pass, kept):
         + (" (more than were left: one step of pretraining)" if squeezed and not seconds else ""))
     return {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step,
             "seconds_kept_back": kept}
+
+
+def packed_steps(plan, full_share):
+    """How many of the `plan`'s steps read packed blocks: all but the last `full_share` of them (at least one
+    step on whole texts when the share is above 0).
+
+    >>> packed_steps({"epochs": 2, "steps_per_epoch": 50}, 0.1)
+    90
+    """
+    total = plan["epochs"] * plan["steps_per_epoch"]
+    return total - min(total, math.ceil(round(full_share * total, 6)))
 
 
 def finetune_reserve(timings):

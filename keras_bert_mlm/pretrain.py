@@ -121,12 +121,16 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     train_ds = masking.mlm_dataset(train_ids, global_cfg, shuffle=True)
     val_ds = masking.mlm_dataset(val_ids, global_cfg, shuffle=False, replicas=replicas) if len(val_ids) else None
     steps_per_pass = -(-len(train_ids) // global_cfg.mlm_batch_size)
+    # With --mlm-block-len, the steps read packed blocks first and whole texts for the last mlm_full_share.
+    packed_ds = None
+    if cfg.mlm_block_len:
+        packed_ds, steps_per_pass = masking.packed_dataset(train_ids, global_cfg)
     learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
 
     def build(total_steps):
         keras.utils.set_random_seed(cfg.seed)
         with strategy.scope():
-            encoder = models.build_encoder(**cfg.encoder_settings())
+            encoder = models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout})
             if cfg.objective == "electra":
                 mlm = models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
             else:
@@ -145,15 +149,30 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         timed = deadline and not distribute.is_multi_worker(strategy)
         kept = reserve() if timed and reserve else 0.0
         per_step = planner.seconds_per_step(lambda: build(1), train_ds) if timed else None
+        if timed and packed_ds is not None:  # the steps' mean time, each phase weighted by its share
+            per_step = (cfg.mlm_full_share * per_step
+                        + (1 - cfg.mlm_full_share) * planner.seconds_per_step(lambda: build(1), packed_ds))
         plan = planner.pretraining_plan(cfg, deadline if timed else None, per_step, steps_per_pass, kept)
+        if packed_ds is not None:
+            plan["packed_steps"] = planner.packed_steps(plan, cfg.mlm_full_share)
         if chief:
             write_json(plan_path, plan)
     epochs, steps = plan["epochs"], plan["steps_per_epoch"]
-    log(f"pretraining ({cfg.objective}): {epochs} epochs x {steps} steps of {global_cfg.mlm_batch_size} texts "
+    unit = f"{global_cfg.mlm_batch_size} texts"
+    if packed_ds is not None:
+        unit += f"' worth of tokens ({global_cfg.mlm_batch_size * max(1, cfg.max_len // cfg.mlm_block_len)} blocks)"
+    log(f"pretraining ({cfg.objective}): {epochs} epochs x {steps} steps of {unit} "
         f"on {replicas} replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over "
         f"{len(train_ids)} texts), "
         f"{len(val_ids)} texts held out, learning rate {learning_rate:g}")
 
+    if packed_ds is not None:
+        # A resumed run redoes its interrupted epoch from the start: only the packed steps before it are done.
+        done = Backup.epochs_done(os.path.join(stage_dir, "backup")) * steps
+        packed_left = max(0, plan["packed_steps"] - done)
+        train_ds = packed_ds.take(packed_left).concatenate(train_ds)
+        log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "
+            f"({packed_left} of them left), then {epochs * steps - plan['packed_steps']} on whole texts")
     mlm = build(epochs * steps)
     history_path = os.path.join(stage_dir, "history.csv")
     if distribute.is_multi_worker(strategy):

@@ -68,9 +68,12 @@ def test_backup_is_written_whole_and_restored(tmp_path):
         assert json.load(f) == {"epoch": 1, "batch": 1}
     assert sorted(os.listdir(backup)) == ["latest.weights.h5", "training_metadata.json"]
     assert os.listdir(tmp_path) == ["backup"]  # no temporary folder left beside it
+    assert callbacks.Backup.epochs_done(backup) == 1  # a resumed fit redoes epoch 1 whole
     restored = small_model()
     history = restored.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[callbacks.Backup(backup)])
     assert len(history.history["loss"]) == 2  # epoch 1 starts again, from the weights of its step 2
+    assert callbacks.Backup.epochs_done(backup) == 3  # an epoch's end records the next one
+    assert callbacks.Backup.epochs_done(str(tmp_path / "none")) == 0
     assert restored.optimizer.iterations.numpy() == 6 + 8
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_mlm import masking
-from keras_bert_mlm.batching import make_batches
+from keras_bert_mlm.batching import make_batches, pack
 from keras_bert_mlm.config import Config
 from keras_bert_mlm.text import FIRST_WORD_ID, MASK_ID
 
@@ -106,3 +106,18 @@ def test_bucketed_mlm_batches_mask_the_same_way():
     real = sum((masked != 0).sum() for masked, *_ in batches)  # replacements are never padding
     assert abs(chosen / real - 0.15) < 0.01
     assert all(p.shape[1] <= min(cfg.max_predictions, ids.shape[1]) for ids, p, _, _ in batches)
+
+
+def test_packed_blocks_hold_every_real_token_in_order_and_no_padding():
+    ids = random_ids(60, max_len=64)
+    blocks = pack(ids, 16)
+    stream = ids[ids != 0]
+    assert blocks.shape == (len(stream) // 16, 16) and (blocks != 0).all()
+    assert (blocks.ravel() == stream[: blocks.size]).all()
+    cfg = Config(vocab_size=VOCAB, max_len=64, mlm_batch_size=4, mlm_block_len=16)
+    ds, steps_per_pass = masking.packed_dataset(ids, cfg)
+    assert steps_per_pass == -(-len(blocks) // 16)  # 4 texts' worth of tokens: 16 blocks a step
+    batches = collect(ds, 5)
+    assert all(masked.shape == (16, 16) for masked, *_ in batches)
+    # Masks are counted on the block: 15% of its 16 tokens, rounded, in 3 slots.
+    assert all(p.shape[1] == 3 and (w.sum(axis=1) == 2).all() for _, p, _, w in batches)

@@ -77,3 +77,10 @@ def test_time_budget_run_plans_and_finishes_in_time(data_dir, tmp_path):
     # The fine-tuning's timed epochs (and the export) are kept back; pretraining gets at most the rest.
     assert plan["seconds_kept_back"] > planner.EXPORT_SECONDS and plan["seconds"] + plan["seconds_kept_back"] < 90
     assert time.time() - start < 1.5 * 60 + 45  # the budget, and the start-up of Python and TensorFlow
+
+
+def test_packed_steps_leave_the_last_share_to_whole_texts():
+    assert planner.packed_steps({"epochs": 3, "steps_per_epoch": 10}, 0.1) == 27
+    assert planner.packed_steps({"epochs": 1, "steps_per_epoch": 5}, 0.0) == 5
+    assert planner.packed_steps({"epochs": 1, "steps_per_epoch": 5}, 0.01) == 4  # at least one whole-text step
+    assert planner.packed_steps({"epochs": 1, "steps_per_epoch": 5}, 1.0) == 0

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -56,9 +57,12 @@ def test_killed_while_writing_a_backup_continues_from_the_previous_one(data_dir,
         return (os.path.isfile(history) and len(kill_sweep.epochs_in(history)) >= 2
                 and bool(glob.glob(os.path.join(out, "mlm", "backup.tmp-*"))))
 
+    # Packed blocks first, whole texts last: the rerun reads only the packed steps that its backup lacks.
     out, stdout = kill_then_rerun(data_dir, tmp_path, writing_a_later_backup, "--mlm-epochs", "8",
-                                  "--backup-every", "1")
+                                  "--backup-every", "1", "--mlm-block-len", "8")
     assert "pretraining: continuing an interrupted run from its backup" in stdout
+    packed, left = map(int, re.search(r"(\d+) steps on blocks of 8 tokens \((\d+) of them left\)", stdout).groups())
+    assert 0 <= left < packed
     assert "vocab.txt from an interrupted run" in stdout
     assert history_epochs(out) == list(range(8))  # each epoch once: none lost, none twice
 

@@ -72,8 +72,16 @@ def build_generator(embeddings, width, num_heads, ff_dim, num_layers, dropout=0.
     return keras.Model(token_ids, x, name="generator")
 
 
-def copy_encoder(encoder):
-    """A new encoder with the same architecture and (copied) weights: each classifier trains its own."""
-    clone = keras.models.clone_model(encoder)
+def copy_encoder(encoder, dropout=None):
+    """A new encoder with the same architecture and (copied) weights: each classifier trains its own.
+    With `dropout`, its dropout layers drop at that rate (pretraining and fine-tuning may differ)."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if dropout is not None and isinstance(layer, layers.Dropout):
+            config["rate"] = dropout
+        return layer.__class__.from_config(config)
+
+    clone = keras.models.clone_model(encoder, clone_function=clone)
     clone.set_weights(encoder.get_weights())
     return clone

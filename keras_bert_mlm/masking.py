@@ -9,9 +9,9 @@ positions only. Masks come from stateless random ops seeded by `tf.data.Dataset.
 draws new seeds each epoch: masks differ between epochs, yet a seed fixes them all.
 """
 
-import tensorflow as tf
-
 import dataclasses
+
+import tensorflow as tf
 
 from .batching import make_batches, pack
 from .text import FIRST_WORD_ID, MASK_ID, PAD_ID
@@ -58,12 +58,16 @@ def mask_tokens(token_ids, seed, *, vocab_size, max_predictions, mask_rate=0.15)
     return masked, positions, targets, weights
 
 
+def blocks_per_batch(cfg):
+    """Packed blocks in a batch: `mlm_batch_size` whole texts' worth of token slots (`max_len` each)."""
+    return cfg.mlm_batch_size * max(1, cfg.max_len // cfg.mlm_block_len)
+
+
 def packed_dataset(token_ids, cfg):
     """`mlm_dataset`'s endless shuffled stream, of `cfg.mlm_block_len`-token blocks cut from the texts laid end
     to end (`batching.pack`), `mlm_batch_size * max_len // mlm_block_len` blocks a batch so that a step holds
     as many tokens as a batch of whole texts at most does; returns `(dataset, steps per pass)`."""
-    blocks = pack(token_ids, cfg.mlm_block_len)
-    per_batch = cfg.mlm_batch_size * max(1, cfg.max_len // cfg.mlm_block_len)
+    blocks, per_batch = pack(token_ids, cfg.mlm_block_len), blocks_per_batch(cfg)
     # max_len: the masks' slots are counted on the block (`Config.max_predictions`).
     packed = dataclasses.replace(cfg, mlm_batch_size=per_batch, bucket_by_length=False, max_len=cfg.mlm_block_len)
     return mlm_dataset(blocks, packed, shuffle=True), max(1, -(-len(blocks) // per_batch))

@@ -160,7 +160,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     epochs, steps = plan["epochs"], plan["steps_per_epoch"]
     unit = f"{global_cfg.mlm_batch_size} texts"
     if packed_ds is not None:
-        unit += f"' worth of tokens ({global_cfg.mlm_batch_size * max(1, cfg.max_len // cfg.mlm_block_len)} blocks)"
+        unit += f"' worth of tokens ({masking.blocks_per_batch(global_cfg)} blocks)"
     log(f"pretraining ({cfg.objective}): {epochs} epochs x {steps} steps of {unit} "
         f"on {replicas} replica{'s' * (replicas > 1)} ({epochs * steps / steps_per_pass:.2f} passes over "
         f"{len(train_ids)} texts), "

@@ -34,13 +34,17 @@ class Interruptible(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stop `fit` at the end of an epoch when another one would end after `deadline` (a `time.time()`),
-    and in the middle of one when the deadline has passed. `stopped` says whether it stopped the fit.
+    """Stop `fit` in the middle of an epoch when `deadline` (a `time.time()`) has passed, and, with
+    `whole_epochs`, at the end of an epoch when another one would end after it. `stopped` says whether it
+    stopped the fit.
+
+    Fine-tuning wants whole epochs (validation picks one); pretraining does not: its plan sized the epochs
+    to the time, and an epoch a little slower than planned should cost the last steps, not the next epoch.
     """
 
-    def __init__(self, deadline):
+    def __init__(self, deadline, whole_epochs=True):
         super().__init__()
-        self.deadline, self.stopped = deadline, False
+        self.deadline, self.whole_epochs, self.stopped = deadline, whole_epochs, False
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.time()
@@ -54,7 +58,7 @@ class Deadline(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.time()
-        if now + (now - self.epoch_start) > self.deadline:
+        if self.whole_epochs and now + (now - self.epoch_start) > self.deadline:
             self._stop()
 
 

@@ -184,7 +184,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):
-        callbacks.append(Deadline(time.time() + plan["seconds"]))
+        callbacks.append(Deadline(time.time() + plan["seconds"], whole_epochs=False))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     return mlm

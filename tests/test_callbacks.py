@@ -24,6 +24,22 @@ def test_deadline_stops_fit_in_time():
     assert len(history.history["loss"]) < 100
 
 
+def test_a_pretraining_deadline_keeps_the_next_epoch_until_its_time_is_up(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
+    for whole_epochs in (True, False):
+        deadline = callbacks.Deadline(10.0, whole_epochs=whole_epochs)
+        deadline.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+        deadline.on_epoch_begin(0)
+        clock[0] = 6.0  # a first epoch of 6 s: a second would end at 12 s, past the deadline
+        deadline.on_train_batch_end(0)
+        deadline.on_epoch_end(0)
+        assert deadline.stopped == whole_epochs
+    clock[0] = 10.5  # without whole epochs, the second stops when the time is up
+    deadline.on_train_batch_end(1)
+    assert deadline.stopped
+
+
 def test_history_csv_keeps_one_row_per_epoch(tmp_path):
     path = str(tmp_path / "history.csv")
     with open(path, "w") as f:  # an interrupted run wrote epochs 0-2; its backup is from the end of epoch 1

@@ -13,7 +13,8 @@ back to the old label). Each is scored through the shipped SavedModel's `serve` 
 reference). Accuracy is against the edit's label: on flips, under 50% means the model mostly kept the old
 answer. `changed` is the share of edits whose answer differs from the model's answer on the original,
 `shift` the mean move of P(the edit's label) from the original to the edit. `--excerpts` edits the reviews'
-evaluative sentences instead of whole reviews (`excerpt`), whose flipped labels hold more often.
+evaluative sentences instead of whole reviews (`excerpt`), whose flipped labels hold more often; `--checked`
+keeps of those flips only the ones a reader judged to read as the new label, so flip accuracy is an accuracy.
 
 >>> records = build_edits(["The movie was great. 9/10", "Dull.", "It was bad. 2/10"], [1, 0, 0], seed=0)
 >>> sorted((r["source_index"], r["kind"], r["label"]) for r in records if r["source_index"] == 0)
@@ -21,6 +22,8 @@ evaluative sentences instead of whole reviews (`excerpt`), whose flipped labels 
 """
 
 import collections
+import hashlib
+import json
 import os
 import re
 import time
@@ -51,6 +54,9 @@ def parse_args(argv=None):
     parser.add_argument("--excerpts", action="store_true",
                         help="edit and score the reviews' evaluative sentences only (those with a sentiment word "
                         "the rules know), not whole reviews: flipped labels that hold far more often")
+    parser.add_argument("--checked", metavar="FILE",
+                        help="with --excerpts: score the validation flips only on the hand-checked edits in FILE "
+                        "whose new label holds (experiments/edits-checked.jsonl, read for this run's split)")
     parser.add_argument("--bigrams", action="store_true",
                         help="score an NBSVM-style bag of bigrams trained on the same training reviews too")
     parser.add_argument("--output", metavar="FILE", help="where the figures go (default: OUT/edits.json)")
@@ -114,6 +120,28 @@ def edit_sources(splits, seed, per_kind, train_draw=None, excerpts=False):
         sources[name] = reviews, build_edits(reviews["text"].tolist(), reviews["label"].to_numpy(), seed, per_kind,
                                                excerpts)
     return sources
+
+
+def edit_key(record):
+    """A short hash of an edit and the text it edits: how a hand-checked edit is found again when the rules
+    rebuild it from the same review."""
+    return hashlib.sha1((record["original"] + "\n" + record["text"]).encode()).hexdigest()[:16]
+
+
+def checked_only(records, path):
+    """`records` with the flipping edits cut to those in the hand-checked file `path` (JSON lines {"key",
+    "holds", ...}) whose new label holds: the rules' flipped labels hold in about half of the excerpts, a
+    reader's check makes flip accuracy an accuracy. Keeping edits stay as they are (their labels hold)."""
+    try:
+        with open(path) as f:
+            holds = {row["key"] for row in map(json.loads, f) if row["holds"]}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"--checked {path}: not a file of checked edits, one JSON object a line ({error})")
+    kept = [r for r in records if not r["flips"] or edit_key(r) in holds]
+    if not any(r["flips"] for r in kept):
+        raise UserError(f"--checked {path}: none of its edits is in this run's validation split (another seed or "
+                        "validation size, or no --excerpts?)")
+    return kept
 
 
 def mean(values):
@@ -191,6 +219,9 @@ def main(argv=None):
     served = export.load_savedmodel(model_path, "serve")
     splits = data.load_dataset(args.dataset, args.data_dir, val_size, seed, args.offline)
     sources = edit_sources(splits, seed, args.per_source, args.train_draw, args.excerpts)
+    if args.checked:
+        reviews, records = sources["validation"]
+        sources["validation"] = reviews, checked_only(records, args.checked)
     for name, (reviews, records) in sources.items():
         counts = collections.Counter(r["kind"] for r in records)
         log(f"{name}: {len(reviews)} reviews, edits " + ", ".join(f"{k} {counts[k]}" for k in KINDS))
@@ -202,13 +233,11 @@ def main(argv=None):
                         for name, (reviews, records) in sources.items()} for scorer, predict in scorers.items()}
     record = {"dataset": args.dataset, "savedmodel": os.path.abspath(model_path), "seed": seed,
               "per_source": args.per_source, "train_draw": args.train_draw,
-              "excerpts": args.excerpts, "scores": results,
+              "excerpts": args.excerpts, "checked": args.checked, "scores": results,
               **runinfo.run_record(started, runinfo.current_commit(), runinfo.matmul_peak_gflops(seconds=1.0))}
     output = args.output or os.path.join(args.artifacts, "edits.json")
     rundir.write_json(output, record)
     if args.json:
-        import json
-
         print(json.dumps(record, indent=2))
     else:
         print(table(results))

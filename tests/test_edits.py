@@ -105,6 +105,34 @@ def test_scores_count_flips_against_the_new_label_and_changes_against_the_origin
     assert figures["flips"]["accuracy"] == 0.5  # the edits of the negative review become positive
 
 
+def test_checked_edits_keep_the_flips_a_reader_confirmed_and_every_keep(tmp_path):
+    texts, labels = reviews()
+    records = edits.build_edits(texts, labels, seed=1)
+    flips = [r for r in records if r["flips"]]
+    path = tmp_path / "checked.jsonl"
+    path.write_text("".join(json.dumps({"key": edits.edit_key(r), "holds": i == 0}) + "\n"
+                            for i, r in enumerate(flips[:2])))
+    kept = edits.checked_only(records, str(path))
+    assert [r for r in kept if r["flips"]] == [r for r in flips if edits.edit_key(r) == edits.edit_key(flips[0])]
+    assert [r for r in kept if not r["flips"]] == [r for r in records if not r["flips"]]
+    path.write_text(json.dumps({"key": "0" * 16, "holds": True}) + "\n")
+    with pytest.raises(UserError, match="none of its edits"):
+        edits.checked_only(records, str(path))
+    path.write_text("not json\n")
+    with pytest.raises(UserError, match="--checked"):
+        edits.checked_only(records, str(path))
+
+
+def test_the_shipped_checked_set_is_well_formed():
+    rows = [json.loads(line) for line in open(os.path.join(os.path.dirname(__file__), "..", "experiments",
+                                                           "edits-checked.jsonl"))]
+    assert rows and all(set(r) == {"key", "kind", "label", "holds", "text"} for r in rows)
+    assert {r["kind"] for r in rows} <= set(edits.edit_rules.FLIPS)
+    verdicts = {}
+    for r in rows:  # the same edit of the same text, met twice, was judged alike
+        assert verdicts.setdefault(r["key"], r["holds"]) == r["holds"]
+
+
 def test_a_missing_data_dir_or_run_is_one_error(tmp_path):
     with pytest.raises(UserError, match="--data-dir"):
         edits.main(["--artifacts", str(tmp_path), "--data-dir", str(tmp_path / "nowhere")])

@@ -132,11 +132,12 @@ def checked_only(records, path):
     """`records` with the flipping edits cut to those in the hand-checked file `path` (JSON lines {"key",
     "holds", ...}) whose new label holds: the rules' flipped labels hold in about half of the excerpts, a
     reader's check makes flip accuracy an accuracy. Keeping edits stay as they are (their labels hold)."""
+    from .tables import table
+
     try:
-        with open(path) as f:
-            holds = {row["key"] for row in map(json.loads, f) if row["holds"]}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(f"--checked {path}: not a file of checked edits, one JSON object a line ({error})")
+        holds = {row["key"] for _, row in table(path, "key", "holds") if row["holds"]}
+    except (UserError, KeyError) as error:  # tables names the file and line; a later row may lack a key
+        raise UserError(f"--checked {path}: not a file of checked edits, one JSON object a line ({error})") from None
     kept = [r for r in records if not r["flips"] or edit_key(r) in holds]
     if not any(r["flips"] for r in kept):
         raise UserError(f"--checked {path}: none of its edits is in this run's validation split (another seed or "

@@ -56,7 +56,7 @@ def shared_ids(cfg, data_dir, work):
     """The corpus's token ids, shuffled as `pretrain.pretrain` shuffles them, cached in WORK (vocab.txt, ids.npy)."""
     import numpy as np
 
-    from keras_bert_mlm import data, text
+    from keras_bert_mlm import data, pretrain, text
 
     ids_path, vocab_path = os.path.join(work, "ids.npy"), os.path.join(work, "vocab.txt")
     if os.path.isfile(ids_path):
@@ -64,8 +64,7 @@ def shared_ids(cfg, data_dir, work):
     corpus = data.pretraining_corpus(data_dir, offline=True)
     vectorizer = text.adapt_vectorizer(corpus, cfg.vocab_size, cfg.max_len, total=len(corpus))
     text.save_vocabulary(vectorizer, vocab_path)
-    ids = text.vectorize(vectorizer, corpus)
-    ids = ids[np.random.default_rng(cfg.seed).permutation(len(ids))]
+    ids = pretrain.shuffled(text.vectorize(vectorizer, corpus), cfg.seed)
     np.save(ids_path, ids)
     return ids
 

@@ -51,10 +51,9 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         return iter(corpus) if kept is None else pick(corpus, kept)
 
     def shuffled_ids():
-        ids = text.vectorize(vectorizer, texts())
         if kept is None:
-            return ids[np.random.default_rng(cfg.seed).permutation(len(ids))]
-        return ids[np.searchsorted(kept, cut)]
+            return shuffled(text.vectorize(vectorizer, texts()), cfg.seed)
+        return text.vectorize(vectorizer, texts())[np.searchsorted(kept, cut)]
 
     vocab_path = os.path.join(out, "vocab.txt")
     if os.path.isfile(vocab_path):
@@ -89,6 +88,11 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
     with open(os.path.join(stage_dir, "history.csv"), newline="") as f:
         last = list(csv.DictReader(f))[-1]
     return {k: float(v) for k, v in last.items() if k != "epoch"}
+
+
+def shuffled(ids, seed):
+    """The rows of `ids` in pretraining's seeded order (the order `pretrain` reads an uncut corpus in)."""
+    return ids[np.random.default_rng(seed).permutation(len(ids))]
 
 
 def known_size(corpus):

@@ -90,6 +90,22 @@ def scaled_learning_rate(rate, strategy):
     return rate * math.sqrt(strategy.num_replicas_in_sync)
 
 
+def worker_directory(checkpoint_dir, strategy):
+    """Where this worker's checkpoints go: `checkpoint_dir` for the chief, a scratch folder in it for the others."""
+    if is_chief(strategy):
+        return checkpoint_dir
+    return os.path.join(checkpoint_dir, f"worker-{strategy.cluster_resolver.task_id}-scratch")
+
+
+def epochs_done(checkpoint_dir, strategy):
+    """Whole epochs that this worker's latest `multi_worker_fit` checkpoint holds (0 without one): the
+    epoch a rerun continues from, as `callbacks.Backup.epochs_done` says for a single machine's `fit`."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(worker_directory(checkpoint_dir, strategy))
+    return int(tf.train.load_variable(latest, "epoch/.ATTRIBUTES/VARIABLE_VALUE")) if latest else 0
+
+
 def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds, checkpoint_dir, csv_path,
                      log=print):
     """What `fit` does, for `MultiWorkerMirroredStrategy`: epochs of `model.train_step` on every
@@ -110,8 +126,7 @@ def multi_worker_fit(model, strategy, train_ds, steps_per_epoch, epochs, val_ds,
     chief = is_chief(strategy)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch)
-    directory = checkpoint_dir if chief else os.path.join(
-        checkpoint_dir, f"worker-{strategy.cluster_resolver.task_id}-scratch")
+    directory = worker_directory(checkpoint_dir, strategy)
     manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=1)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint)

@@ -172,7 +172,10 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
 
     if packed_ds is not None:
         # A resumed run redoes its interrupted epoch from the start: only the packed steps before it are done.
-        done = Backup.epochs_done(os.path.join(stage_dir, "backup")) * steps
+        if distribute.is_multi_worker(strategy):
+            done = distribute.epochs_done(os.path.join(stage_dir, "checkpoints"), strategy) * steps
+        else:
+            done = Backup.epochs_done(os.path.join(stage_dir, "backup")) * steps
         packed_left = max(0, plan["packed_steps"] - done)
         train_ds = packed_ds.take(packed_left).concatenate(train_ds)
         log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "

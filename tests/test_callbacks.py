@@ -93,6 +93,23 @@ def test_backup_is_written_whole_and_restored(tmp_path):
     assert restored.optimizer.iterations.numpy() == 6 + 8
 
 
+def test_a_multi_worker_checkpoint_says_how_many_epochs_it_holds(tmp_path):
+    # What a rerun of a multi-worker pretraining continues from: the packed steps before it are done.
+    import tensorflow as tf
+
+    from keras_bert_mlm import distribute
+
+    strategy = tf.distribute.get_strategy()  # the chief's folder, as on worker 0
+    assert distribute.epochs_done(str(tmp_path / "checkpoints"), strategy) == 0
+    epoch = tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=small_model(), epoch=epoch),
+                                         str(tmp_path / "checkpoints"), max_to_keep=1)
+    for _ in range(2):  # as multi_worker_fit does after each epoch
+        epoch.assign_add(1)
+        manager.save()
+    assert distribute.epochs_done(str(tmp_path / "checkpoints"), strategy) == 2
+
+
 def test_a_backup_that_does_not_load_is_deleted_and_the_stage_starts_afresh(tmp_path, capsys):
     backup = tmp_path / "backup"
     backup.mkdir()

@@ -138,7 +138,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             if cfg.objective == "electra":
                 mlm = models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
             else:
-                mlm = models.MaskedLanguageModel(encoder, name="mlm")
+                mlm = models.MaskedLanguageModel(encoder, tie_embeddings=cfg.tie_embeddings, name="mlm")
             mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps))
         return mlm
 

@@ -46,6 +46,26 @@ def test_mlm_trains_and_round_trips_through_keras_file(tmp_path):
     np.testing.assert_allclose(loaded(x), mlm(x), rtol=1e-5, atol=1e-5)
 
 
+def test_tied_head_projects_onto_the_token_embeddings_and_keeps_the_tie_when_loaded(tmp_path):
+    keras.utils.set_random_seed(0)
+    mlm = models.MaskedLanguageModel(models.build_encoder(**CFG.encoder_settings()), tie_embeddings=True)
+    table = mlm.encoder.get_layer("embeddings").token_embedding.embeddings
+    assert sum(v is table for v in mlm.trainable_variables) == 1  # one table, trained once a step
+    assert len(mlm.trainable_variables) == len(mlm.encoder.trainable_variables) + 1  # and the head's bias
+    x, y, w = batch()
+    vectors = mlm.encoder(x["token_ids"]).numpy()
+    chosen = np.take_along_axis(vectors, x["mask_positions"].numpy()[..., None], axis=1)
+    np.testing.assert_allclose(mlm(x), chosen @ table.numpy().T, rtol=1e-5, atol=1e-5)  # the bias starts at 0
+    mlm.compile(optimizer=keras.optimizers.Adam(1e-2))
+    mlm.fit(tf.data.Dataset.from_tensors((x, y, w)).repeat(5), verbose=0)
+    path = str(tmp_path / "mlm.keras")
+    mlm.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded(x), mlm(x), rtol=1e-5, atol=1e-5)
+    loaded_table = loaded.encoder.get_layer("embeddings").token_embedding.embeddings
+    assert loaded.get_layer("mlm_head").tied_to.embeddings is loaded_table
+
+
 def test_padding_does_not_change_the_encoding():
     encoder = models.build_encoder(**CFG.encoder_settings())
     ids = np.array([[5, 6, 7, 0, 0, 0]], np.int32)

@@ -114,16 +114,35 @@ class MaskedLMHead(layers.Layer):
     (2, 2, 50)
     """
 
-    def __init__(self, vocab_size, **kwargs):
+    def __init__(self, vocab_size, tied_to=None, **kwargs):
         super().__init__(**kwargs)
+        # === Config ===
         self.vocab_size = vocab_size
-        self.projection = layers.Dense(vocab_size, name="projection")
+        # With `tied_to` (the encoder's token `Embedding`), the projection is its table, transposed, and a
+        # bias: BERT's tied input and output embeddings. The model that builds the head passes it, so it is
+        # not part of the head's config.
+        self.tied_to = tied_to
+        # === Layers ===
+        if tied_to is None:
+            self.projection = layers.Dense(vocab_size, name="projection")
 
     def build(self, vectors_shape, positions_shape=None):
-        self.projection.build(vectors_shape)
+        if self.tied_to is None:
+            self.projection.build(vectors_shape)
+        else:
+            self.bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="bias")
+
+    def kernel_and_bias(self):
+        """The projection, `(width, vocab)` and `(vocab,)`, in float32."""
+        if self.tied_to is None:
+            kernel, bias = self.projection.kernel, self.projection.bias
+        else:
+            kernel, bias = ops.transpose(self.tied_to.embeddings), self.bias
+        return ops.cast(kernel, "float32"), ops.cast(bias, "float32")
 
     def call(self, vectors, positions):
-        return self.projection(self.gather(vectors, positions))
+        kernel, bias = self.kernel_and_bias()
+        return ops.matmul(self.gather(vectors, positions), kernel) + bias
 
     def gather(self, vectors, positions):
         return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
@@ -131,7 +150,7 @@ class MaskedLMHead(layers.Layer):
     def loss_and_hits(self, vectors, positions, targets, weights, seed=None):
         """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all; with
         a `seed`, also a token drawn from each chosen slot's softmax (`losses.fused_projection_loss`)."""
-        kernel, bias = (ops.cast(v, "float32") for v in (self.projection.kernel, self.projection.bias))
+        kernel, bias = self.kernel_and_bias()
         return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights, seed=seed)
 
     def get_config(self):

@@ -32,7 +32,9 @@ class MaskedLanguageModel(keras.Model):
     """Encoder + `MaskedLMHead`, trained with a loss over the chosen positions only.
 
     Inputs `{"token_ids": (batch, length), "mask_positions": (batch, predictions)}`; output logits
-    `(batch, predictions, vocab)`. Batches are `(inputs, targets, weights)` as `masking.mlm_dataset`
+    `(batch, predictions, vocab)`. With `tie_embeddings`, the head projects onto the encoder's token
+    embedding table (BERT's tied embeddings: one table fewer to learn, and every step's softmax trains
+    the input vectors of all words). Batches are `(inputs, targets, weights)` as `masking.mlm_dataset`
     makes them. Metrics: `loss` (per chosen token) and `masked_accuracy`.
 
         mlm = MaskedLanguageModel(build_encoder(**cfg.encoder_settings()))
@@ -40,10 +42,11 @@ class MaskedLanguageModel(keras.Model):
         mlm.fit(masking.mlm_dataset(ids, cfg, shuffle=True), steps_per_epoch=100)
     """
 
-    def __init__(self, encoder, **kwargs):
+    def __init__(self, encoder, tie_embeddings=False, **kwargs):
         # === Layers ===
-        vocab_size = encoder.get_layer("embeddings").vocab_size
-        head = MaskedLMHead(vocab_size, name="mlm_head")
+        embeddings = encoder.get_layer("embeddings")
+        tied_to = embeddings.token_embedding if tie_embeddings else None
+        head = MaskedLMHead(embeddings.vocab_size, tied_to=tied_to, name="mlm_head")
 
         # === Functional Model ===
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
@@ -53,6 +56,7 @@ class MaskedLanguageModel(keras.Model):
 
         # === Config ===
         self.encoder = encoder
+        self.tie_embeddings = tie_embeddings
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="masked_accuracy")
 
@@ -80,7 +84,7 @@ class MaskedLanguageModel(keras.Model):
         return self._update_metrics(*self._loss_and_hits(data, training=False), data[2])
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
+        return {"name": self.name, "trainable": self.trainable, "tie_embeddings": self.tie_embeddings,
                 "encoder": keras.saving.serialize_keras_object(self.encoder)}
 
     @classmethod

@@ -77,8 +77,8 @@ class Config:
                                "as a fraction of the encoder's (same depth, same token embeddings; ELECTRA-Small: 0.25)")
     discriminator_weight: float = _s(50.0, "with objective electra: weight of the replaced-token loss against the "
                                      "generator's masked-LM loss (ELECTRA: 50)")
-    tie_embeddings: bool = _s(False, "pretraining's output projection is the token embedding table, transposed "
-                              "(BERT's tied input and output embeddings) instead of a table of its own")
+    tie_embeddings: bool = _s(False, "with objective mlm: the output projection is the token embedding table, "
+                              "transposed (BERT's tied input and output embeddings), not a table of its own")
     mlm_dropout: float = _s(0.1, "dropout rate inside the encoder while pretraining (budget BERTs: 0)")
     mask_rate: float = _s(0.15, "fraction of real tokens chosen for prediction (BERT: 0.15)")
     mlm_block_len: int = _s(0, "pretrain on blocks of this many tokens cut from the texts laid end to end (no padding, "

@@ -51,9 +51,8 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
         return iter(corpus) if kept is None else pick(corpus, kept)
 
     def shuffled_ids():
-        if kept is None:
-            return shuffled(text.vectorize(vectorizer, texts()), cfg.seed)
-        return text.vectorize(vectorizer, texts())[np.searchsorted(kept, cut)]
+        ids = text.vectorize(vectorizer, texts())
+        return shuffled(ids, cfg.seed) if kept is None else ids[np.searchsorted(kept, cut)]
 
     vocab_path = os.path.join(out, "vocab.txt")
     if os.path.isfile(vocab_path):
@@ -145,6 +144,8 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     # The plan: an interrupted run's, whose backup was made for its schedule, else a new one.
     stage_dir = os.path.join(out, "mlm")
     plan_path = os.path.join(stage_dir, "plan.json")
+    # Where an interrupted run continues from: a single machine's backup, or a multi-worker run's checkpoints.
+    backup_dir, checkpoint_dir = os.path.join(stage_dir, "backup"), os.path.join(stage_dir, "checkpoints")
     chief = distribute.is_chief(strategy)
     plan = read_json(plan_path) if chief else None
     if plan:
@@ -173,9 +174,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     if packed_ds is not None:
         # A resumed run redoes its interrupted epoch from the start: only the packed steps before it are done.
         if distribute.is_multi_worker(strategy):
-            done = distribute.epochs_done(os.path.join(stage_dir, "checkpoints"), strategy) * steps
+            done = distribute.epochs_done(checkpoint_dir, strategy) * steps
         else:
-            done = Backup.epochs_done(os.path.join(stage_dir, "backup")) * steps
+            done = Backup.epochs_done(backup_dir) * steps
         packed_left = max(0, plan["packed_steps"] - done)
         train_ds = packed_ds.take(packed_left).concatenate(train_ds)
         log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "
@@ -184,10 +185,10 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     history_path = os.path.join(stage_dir, "history.csv")
     if distribute.is_multi_worker(strategy):
         distribute.multi_worker_fit(mlm, strategy, train_ds, steps, epochs, val_ds,
-                                    os.path.join(stage_dir, "checkpoints"), history_path, log=log)
+                                    checkpoint_dir, history_path, log=log)
         return mlm
     callbacks = [HistoryCSV(history_path),  # before the backup: see HistoryCSV
-                 Backup(os.path.join(stage_dir, "backup"), save_freq=backup_steps, stage="pretraining"),
+                 Backup(backup_dir, save_freq=backup_steps, stage="pretraining"),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):

@@ -10,7 +10,8 @@ same vocabulary and the same shuffled order, hold out the same first `mlm_val_si
 `pretrain.fit_mlm` under a deadline `--minutes` away (the planner times the steps and ends the learning-rate
 schedule at the deadline, as train.py does). Every arm is then scored alike, whatever its own mask rate or
 block length: masked-token accuracy on the held-out texts, whole (up to max_len), 15% of their tokens
-chosen with the same seeded masks. One JSON line per arm is appended to --results; an arm whose
+chosen with the same seeded masks, overall and by the chosen token's position
+(`experiments.position_accuracy`). One JSON line per arm is appended to --results; an arm whose
 `WORK/NAME/result.json` exists is not run again. Not used by train.py; run it on an otherwise idle machine.
 """
 
@@ -82,6 +83,7 @@ def main(argv=None):
     args = parse_args(argv)
     import tensorflow as tf
 
+    from experiments.position_accuracy import accuracy_by_position
     from keras_bert_mlm import pretrain
     from keras_bert_mlm.config import Config
     from keras_bert_mlm.rundir import read_json, write_json
@@ -108,6 +110,7 @@ def main(argv=None):
                       seconds=round(seconds, 1), steps=int(mlm.optimizer.iterations.numpy()),
                       seconds_per_step=round(plan["seconds_per_step"], 4),
                       held_out_masked_accuracy=held_out_accuracy(mlm, ids[: cfg.mlm_val_size], base),
+                      by_position=accuracy_by_position(mlm, ids[: cfg.mlm_val_size], base),
                       matmul_gflops=round(gflops, 1), commit=current_commit())
         write_json(os.path.join(out, "result.json"), record)
         with open(args.results, "a") as f:

@@ -1,0 +1,80 @@
+"""Where in a text a pretraining taught the encoder (#23): held-out masked-token accuracy by token position.
+
+    python3 -m experiments.position_accuracy --ids runs/levers/ids.npy runs/pre-v3 runs/pre-v4
+
+Packed pretraining (`--mlm-block-len 128`) shows the encoder positions 0-127 at every step and the
+positions past 128 only in its last whole-text steps, while half of IMDB's tokens sit past 128. This
+scores each RUN's `mlm/mlm.keras` as `experiments.pretrain_levers` scores its arms (the first `mlm_val_size`
+texts of IDS, whole, 15% of their tokens chosen with the same seeded masks) and splits the accuracy by the
+position of the chosen token. IDS must be the run's corpus in its vocabulary: `pretrain_levers` caches it
+(with its vocab.txt beside it, which must equal the run's). Prints and appends one JSON line per run to
+--results. Not used by train.py.
+"""
+
+import argparse
+import dataclasses
+import filecmp
+import json
+import os
+
+DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "position_accuracy.jsonl")
+EDGES = (0, 64, 128, 256, 384, 512)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("runs", nargs="+", metavar="RUN", help="train.py runs whose mlm/mlm.keras to score")
+    p.add_argument("--ids", required=True, help="the corpus's token ids (pretrain_levers' WORK/ids.npy)")
+    p.add_argument("--preset", default="cpu-hour", help="settings for the held-out count and masks")
+    p.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines file to append the figures to")
+    return p.parse_args(argv)
+
+
+def accuracy_by_position(mlm, val_ids, cfg, edges=EDGES):
+    """`{"START-END": [masked-token accuracy %, chosen tokens]}` for each span of positions in `edges`, the
+    held-out texts `val_ids` whole, 15% of their tokens chosen with fixed masks (`masking.mlm_dataset`)."""
+    import numpy as np
+
+    from keras_bert_mlm import masking
+
+    scoring = dataclasses.replace(cfg, mask_rate=0.15, mlm_batch_size=32)
+    hits, total = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
+    for inputs, targets, weights in masking.mlm_dataset(val_ids, scoring, shuffle=False):
+        right = np.argmax(mlm(inputs, training=False), axis=-1) == targets.numpy()
+        span = np.digitize(inputs["mask_positions"].numpy(), edges) - 1
+        chosen = weights.numpy() > 0
+        for i in range(len(total)):
+            where = chosen & (span == i)
+            total[i] += where.sum()
+            hits[i] += right[where].sum()
+    return {f"{lo}-{hi - 1}": [round(100 * h / max(t, 1), 2), int(t)]
+            for lo, hi, h, t in zip(edges, edges[1:], hits, total)}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+    import numpy as np
+
+    from keras_bert_mlm import models  # noqa: F401 (registers the layers mlm.keras holds)
+    from keras_bert_mlm.config import Config
+    from keras_bert_mlm.rundir import read_json
+
+    cfg = Config.from_preset(args.preset)
+    vocab = os.path.join(os.path.dirname(args.ids), "vocab.txt")
+    val_ids = np.load(args.ids)[: cfg.mlm_val_size]
+    for run in args.runs:
+        if not filecmp.cmp(vocab, os.path.join(run, "vocab.txt"), shallow=False):
+            raise SystemExit(f"{run}: its vocab.txt differs from {vocab}, so {args.ids} is not its corpus")
+        mlm = keras.models.load_model(os.path.join(run, "mlm", "mlm.keras"), compile=False)
+        settings = read_json(os.path.join(run, "config.json"))
+        record = dict(run=os.path.basename(os.path.normpath(run)), mlm_block_len=settings.get("mlm_block_len"),
+                      tie_embeddings=settings.get("tie_embeddings"),
+                      by_position=accuracy_by_position(mlm, val_ids, cfg))
+        with open(args.results, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()

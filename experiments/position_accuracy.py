@@ -5,7 +5,8 @@
 Packed pretraining (`--mlm-block-len 128`) shows the encoder positions 0-127 at every step and the
 positions past 128 only in its last whole-text steps, while half of IMDB's tokens sit past 128. This
 scores each RUN's `mlm/mlm.keras` as `experiments.pretrain_levers` scores its arms (the first `mlm_val_size`
-texts of IDS, whole, 15% of their tokens chosen with the same seeded masks) and splits the accuracy by the
+texts of IDS, whole, 15% of their tokens chosen with fixed seeded masks, the same for every run scored here;
+`pretrain_levers` seeds TensorFlow globally first, so its masks are others) and splits the accuracy by the
 position of the chosen token. IDS must be the run's corpus in its vocabulary: `pretrain_levers` caches it
 (with its vocab.txt beside it, which must equal the run's). Prints and appends one JSON line per run to
 --results. Not used by train.py.

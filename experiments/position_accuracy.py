@@ -31,25 +31,31 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def accuracy_by_position(mlm, val_ids, cfg, edges=EDGES):
-    """`{"START-END": [masked-token accuracy %, chosen tokens]}` for each span of positions in `edges`, the
-    held-out texts `val_ids` whole, 15% of their tokens chosen with fixed masks (`masking.mlm_dataset`)."""
+def hits_by_position(mlm, val_ids, cfg, edges=EDGES):
+    """`(hits, chosen)`: for each span of positions in `edges`, how many of the chosen tokens `mlm` predicts
+    right and how many were chosen, the held-out texts `val_ids` whole, 15% of their tokens chosen with fixed
+    masks (`masking.mlm_dataset`). Their sums give the overall masked-token accuracy."""
     import numpy as np
 
     from keras_bert_mlm import masking
 
     scoring = dataclasses.replace(cfg, mask_rate=0.15, mlm_batch_size=32)
-    hits, total = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
+    hits, chosen = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
     for inputs, targets, weights in masking.mlm_dataset(val_ids, scoring, shuffle=False):
         right = np.argmax(mlm(inputs, training=False), axis=-1) == targets.numpy()
         span = np.digitize(inputs["mask_positions"].numpy(), edges) - 1
-        chosen = weights.numpy() > 0
-        for i in range(len(total)):
-            where = chosen & (span == i)
-            total[i] += where.sum()
+        picked = weights.numpy() > 0
+        for i in range(len(chosen)):
+            where = picked & (span == i)
+            chosen[i] += where.sum()
             hits[i] += right[where].sum()
-    return {f"{lo}-{hi - 1}": [round(100 * h / max(t, 1), 2), int(t)]
-            for lo, hi, h, t in zip(edges, edges[1:], hits, total)}
+    return hits, chosen
+
+
+def percent_by_position(hits, chosen, edges=EDGES):
+    """`{"START-END": [masked-token accuracy %, chosen tokens]}` from `hits_by_position`'s counts."""
+    return {f"{lo}-{hi - 1}": [round(100 * h / max(c, 1), 2), int(c)]
+            for lo, hi, h, c in zip(edges, edges[1:], hits, chosen)}
 
 
 def main(argv=None):
@@ -71,7 +77,7 @@ def main(argv=None):
         settings = read_json(os.path.join(run, "config.json"))
         record = dict(run=os.path.basename(os.path.normpath(run)), mlm_block_len=settings.get("mlm_block_len"),
                       tie_embeddings=settings.get("tie_embeddings"),
-                      by_position=accuracy_by_position(mlm, val_ids, cfg))
+                      by_position=percent_by_position(*hits_by_position(mlm, val_ids, cfg)))
         with open(args.results, "a") as f:
             f.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)

@@ -104,6 +104,28 @@ class StepTimer(keras.callbacks.Callback):
             self.seconds = (time.time() - self.start) / self.timed
 
 
+class CopyPositions(keras.callbacks.Callback):
+    """Packed pretraining (`--mlm-copy-positions`): when the optimizer reaches step `at_step`, where the
+    whole-text steps begin, `embeddings.copy_positions(period)` gives the positions past the blocks the
+    vectors the blocks taught, in place of untrained ones; a fit that ends before that step copies at its end.
+    The step count is the optimizer's, which a resumed run restores, so the copy happens once."""
+
+    def __init__(self, embeddings, period, at_step):
+        super().__init__()
+        self.embeddings, self.period, self.at_step = embeddings, period, at_step
+
+    def _step(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._step() == self.at_step:
+            self.embeddings.copy_positions(self.period)
+
+    def on_train_end(self, logs=None):
+        if self._step() <= self.at_step:  # stopped before the whole-text steps: none of them will undo it
+            self.embeddings.copy_positions(self.period)
+
+
 class HistoryCSV(keras.callbacks.CSVLogger):
     """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
 

@@ -29,8 +29,7 @@ def _many(help, metavar):
 
 
 BUILT_IN = ("imdb", "rotten_tomatoes")  # datasets known by name (data.py reads them)
-# Folder names a run writes beside its classifiers: a task may not take them.
-_RESERVED = ("mlm", "plots", "logs")
+_RESERVED = ("mlm", "plots", "logs")  # folder names a run writes beside its classifiers: a task may not take them
 
 
 @dataclass
@@ -85,6 +84,8 @@ class Config:
                             "cheaper attention), max_len / mlm_block_len times mlm_batch_size a step (0: whole texts)")
     mlm_full_share: float = _s(0.1, "with mlm_block_len: the last share of the steps reads whole texts, so that "
                                "the positions past the blocks, which fine-tuning reads, are trained too")
+    mlm_copy_positions: bool = _s(False, "with mlm_block_len: when the whole-text steps begin, the positions past the "
+                                  "blocks start as copies of the blocks' (Longformer's copy initialization)")
     mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
     mlm_batch_size: int = _s(32, "pretraining batch size")
     mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining (the peak, with a schedule)")
@@ -170,11 +171,10 @@ class Config:
                 ("bigram_buckets", self.bigram_buckets >= 0 and (self.vocab_size <= 70000 or not self.bigram_buckets),
                  "0 or positive (with a vocabulary below 70,000)"),
                 ("distill_unlabelled", self.distill_unlabelled >= 0, "0 (off) or a number of reviews"),
-                ("distill_sentences", self.distill_sentences >= 0, "0 (off) or a number of sentences")):
+                ("distill_sentences", self.distill_sentences >= 0, "0 (off) or a number of sentences"),
+                ("embed_dim", self.embed_dim % self.num_heads == 0, f"a multiple of --num-heads ({self.num_heads})")):
             if not ok:
                 raise UserError(f"--{name.replace('_', '-')} must be {wanted}, not {getattr(self, name)}")
-        if self.embed_dim % self.num_heads:
-            raise UserError(f"--embed-dim {self.embed_dim} is not a multiple of --num-heads {self.num_heads}")
 
     @property
     def builtin_datasets(self):
@@ -246,5 +246,5 @@ ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim",
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
 PRETRAINING_SETTINGS = ENCODER_SETTINGS + (
     "corpus", "objective", "generator_size", "discriminator_weight", "tie_embeddings", "mlm_dropout", "mask_rate",
-    "mlm_block_len", "mlm_full_share", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate", "mlm_val_size",
-    "max_corpus_texts", "mlm_time_share", "mlm_min_share")
+    "mlm_block_len", "mlm_full_share", "mlm_copy_positions", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
+    "mlm_val_size", "max_corpus_texts", "mlm_time_share", "mlm_min_share")

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import distribute, export, masking, models, planner, text
-from .callbacks import Backup, Deadline, HistoryCSV, Interruptible, StageClock
+from .callbacks import Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock
 from .cli import log
 from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
@@ -184,6 +184,8 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     mlm = build(epochs * steps)
     history_path = os.path.join(stage_dir, "history.csv")
     if distribute.is_multi_worker(strategy):
+        if packed_ds is not None and cfg.mlm_copy_positions:
+            log("pretraining: --mlm-copy-positions is not applied across workers (it needs a single machine's fit)")
         distribute.multi_worker_fit(mlm, strategy, train_ds, steps, epochs, val_ds,
                                     checkpoint_dir, history_path, log=log)
         return mlm
@@ -193,6 +195,8 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):
         callbacks.append(Deadline(time.time() + plan["seconds"], whole_epochs=False))
+    if packed_ds is not None and cfg.mlm_copy_positions:
+        callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     return mlm

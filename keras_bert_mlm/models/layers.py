@@ -60,6 +60,22 @@ class TokenAndPositionEmbedding(layers.Layer):
             x = x + self.bigram_embedding(self.bigram_ids(token_ids))
         return x
 
+    def copy_positions(self, period):
+        """Overwrite the position vectors from `period` on with the first `period` ones, repeated (Longformer's
+        copy initialization, Beltagy et al. 2020): an encoder pretrained on `period`-token blocks has learned
+        those, and attention that looks at nearby tokens finds the same offsets between them further on.
+
+        >>> import numpy as np
+        >>> embed = TokenAndPositionEmbedding(vocab_size=10, max_len=5, embed_dim=2)
+        >>> embed.build((1, 5)); embed.copy_positions(2)
+        >>> table = embed.position_embedding.embeddings.numpy()
+        >>> bool((table[2:4] == table[:2]).all() and (table[4] == table[0]).all())
+        True
+        """
+        table = self.position_embedding.embeddings
+        repeats = -(-self.max_len // period)
+        table.assign(ops.tile(table[:period], (repeats, 1))[: self.max_len])
+
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
                 "embed_dim": self.embed_dim, "bigram_buckets": self.bigram_buckets}

@@ -183,8 +183,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             f"({packed_left} of them left), then {epochs * steps - plan['packed_steps']} on whole texts")
     mlm = build(epochs * steps)
     history_path = os.path.join(stage_dir, "history.csv")
+    copy_positions = packed_ds is not None and cfg.mlm_copy_positions
     if distribute.is_multi_worker(strategy):
-        if packed_ds is not None and cfg.mlm_copy_positions:
+        if copy_positions:
             log("pretraining: --mlm-copy-positions is not applied across workers (it needs a single machine's fit)")
         distribute.multi_worker_fit(mlm, strategy, train_ds, steps, epochs, val_ds,
                                     checkpoint_dir, history_path, log=log)
@@ -195,7 +196,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):
         callbacks.append(Deadline(time.time() + plan["seconds"], whole_epochs=False))
-    if packed_ds is not None and cfg.mlm_copy_positions:
+    if copy_positions:
         callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself

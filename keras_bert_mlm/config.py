@@ -68,6 +68,8 @@ class Config:
     dropout: float = _s(0.1, "dropout rate inside the encoder while fine-tuning")
     norm_first: bool = _s(False, "pre-LayerNorm blocks and a final LayerNorm instead of post-LayerNorm blocks "
                           "(budget BERTs: stable at high learning rates)")
+    positions: str = _s("learned", "word order: learned (a vector per position, BERT) or alibi (no vectors; "
+                        "attention falls off with distance, ALiBi: learned on short blocks, it reads long texts)")
     # Pretraining
     objective: str = _s("mlm", "pretraining objective: mlm (predict the chosen tokens, BERT) or electra (a small "
                         "generator fills the chosen positions with sampled words and the encoder learns, at "
@@ -128,8 +130,13 @@ class Config:
     top_k: int = _s(10, "tokens returned by the fill_mask endpoint")
 
     def __post_init__(self):
-        if self.pooling not in ("max", "mean", "first"):
-            raise UserError(f"--pooling must be max, mean or first, not {self.pooling!r}")
+        for name, choices in (("pooling", ("max", "mean", "first")), ("objective", ("mlm", "electra")),
+                              ("lr_schedule", ("constant", "cosine", "linear")), ("positions", ("learned", "alibi"))):
+            if getattr(self, name) not in choices:
+                raise UserError(f"--{name.replace('_', '-')} must be {', '.join(choices[:-1])} or {choices[-1]}, "
+                                f"not {getattr(self, name)!r}")
+        if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
+            raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
         for name in self.builtin_datasets:
             if name not in BUILT_IN:
                 raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(BUILT_IN)}; "
@@ -145,20 +152,12 @@ class Config:
             names.append(name)
         if not names:
             raise UserError("nothing to fine-tune: give --datasets or --task")
-        if self.vocab_size < 8:
-            raise UserError(f"--vocab-size must be at least 8, not {self.vocab_size}")
-        if self.objective not in ("mlm", "electra"):
-            raise UserError(f"--objective must be mlm or electra, not {self.objective!r}")
-        generator = self.generator_settings()
-        width, heads = generator["generator_width"], generator["generator_heads"]
+        width, heads = (self.generator_settings()[k] for k in ("generator_width", "generator_heads"))
         if self.objective == "electra" and (not 0 < self.generator_size <= 1 or not width or width % heads):
             raise UserError(f"--generator-size {self.generator_size} gives a generator width of {width} with "
                             f"{heads} heads: it must be above 0, at most 1, and the width a multiple of the heads")
-        if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
-            raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
-        if self.lr_schedule not in ("constant", "cosine", "linear"):
-            raise UserError(f"--lr-schedule must be constant, cosine or linear, not {self.lr_schedule!r}")
         for name, ok, wanted in (  # the numeric settings' ranges
+                ("vocab_size", self.vocab_size >= 8, "at least 8"),
                 ("mask_rate", 0 < self.mask_rate < 1, "between 0 and 1"),
                 ("adam_beta2", 0 < self.adam_beta2 < 1, "between 0 and 1"),
                 ("time_budget", self.time_budget >= 0, "0 (no limit) or a number of minutes"),
@@ -172,7 +171,8 @@ class Config:
                  "0 or positive (with a vocabulary below 70,000)"),
                 ("distill_unlabelled", self.distill_unlabelled >= 0, "0 (off) or a number of reviews"),
                 ("distill_sentences", self.distill_sentences >= 0, "0 (off) or a number of sentences"),
-                ("embed_dim", self.embed_dim % self.num_heads == 0, f"a multiple of --num-heads ({self.num_heads})")):
+                ("embed_dim", self.embed_dim % self.num_heads == 0, f"a multiple of --num-heads ({self.num_heads})"),
+                ("mlm_copy_positions", not self.mlm_copy_positions or self.positions == "learned", "false with alibi")):
             if not ok:
                 raise UserError(f"--{name.replace('_', '-')} must be {wanted}, not {getattr(self, name)}")
 
@@ -242,7 +242,7 @@ class Config:
 
 
 ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
-                    "dropout", "norm_first")
+                    "dropout", "norm_first", "positions")
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
 PRETRAINING_SETTINGS = ENCODER_SETTINGS + (
     "corpus", "objective", "generator_size", "discriminator_weight", "tie_embeddings", "mlm_dropout", "mask_rate",

@@ -9,12 +9,13 @@ Importing this package registers the custom layers, which `keras.saving.load_mod
 the `.keras` files of a run.
 """
 
+from .alibi import AlibiAttention
 from .classifier import accuracy, build_classifier, training_setup
 from .electra import ReplacedTokenDetector
 from .encoder import build_encoder, build_generator, copy_encoder
 from .layers import MaskedLMHead, PaddingMask, SequencePooling, TokenAndPositionEmbedding
 from .masked_lm import MaskedLanguageModel
 
-__all__ = ["MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "ReplacedTokenDetector", "SequencePooling",
-           "TokenAndPositionEmbedding", "accuracy", "build_classifier", "build_encoder", "build_generator",
-           "copy_encoder", "training_setup"]
+__all__ = ["AlibiAttention", "MaskedLMHead", "MaskedLanguageModel", "PaddingMask", "ReplacedTokenDetector",
+           "SequencePooling", "TokenAndPositionEmbedding", "accuracy", "build_classifier", "build_encoder",
+           "build_generator", "copy_encoder", "training_setup"]

@@ -19,7 +19,8 @@ register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
 
 @register
 class TokenAndPositionEmbedding(layers.Layer):
-    """Sum of a token embedding and a learned position embedding, and with `bigram_buckets` > 0 a
+    """Sum of a token embedding and a learned position embedding (none with `learned_positions=False`:
+    the attention then knows the distances, see `AlibiAttention`), and with `bigram_buckets` > 0 a
     hashed embedding of each (previous token, token) pair, as fastText adds n-grams: the encoder
     sees word pairs ("not good") from its first layer. It is computed from the ids it is given, so
     a masked token's pairs hold `[mask]`, never the hidden word. The pair table starts at zero.
@@ -30,21 +31,23 @@ class TokenAndPositionEmbedding(layers.Layer):
     (1, 3, 4)
     """
 
-    def __init__(self, vocab_size, max_len, embed_dim, bigram_buckets=0, **kwargs):
+    def __init__(self, vocab_size, max_len, embed_dim, bigram_buckets=0, learned_positions=True, **kwargs):
         super().__init__(**kwargs)
         # === Config ===
         self.vocab_size, self.max_len, self.embed_dim = vocab_size, max_len, embed_dim
-        self.bigram_buckets = bigram_buckets
+        self.bigram_buckets, self.learned_positions = bigram_buckets, learned_positions
         # === Layers ===
         self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
-        self.position_embedding = layers.Embedding(max_len, embed_dim, name="position_embedding")
+        if learned_positions:
+            self.position_embedding = layers.Embedding(max_len, embed_dim, name="position_embedding")
         if bigram_buckets:
             self.bigram_embedding = layers.Embedding(bigram_buckets, embed_dim, embeddings_initializer="zeros",
                                                      name="bigram_embedding")
 
     def build(self, input_shape):
         self.token_embedding.build(input_shape)
-        self.position_embedding.build(input_shape)
+        if self.learned_positions:
+            self.position_embedding.build(input_shape)
         if self.bigram_buckets:
             self.bigram_embedding.build(input_shape)
 
@@ -54,8 +57,9 @@ class TokenAndPositionEmbedding(layers.Layer):
         return (previous * 30011 + token_ids) % self.bigram_buckets  # < 2**31 for vocabularies below 70,000
 
     def call(self, token_ids):
-        positions = ops.arange(ops.shape(token_ids)[1])
-        x = self.token_embedding(token_ids) + self.position_embedding(positions)[None]
+        x = self.token_embedding(token_ids)
+        if self.learned_positions:
+            x = x + self.position_embedding(ops.arange(ops.shape(token_ids)[1]))[None]
         if self.bigram_buckets:
             x = x + self.bigram_embedding(self.bigram_ids(token_ids))
         return x
@@ -78,7 +82,8 @@ class TokenAndPositionEmbedding(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
-                "embed_dim": self.embed_dim, "bigram_buckets": self.bigram_buckets}
+                "embed_dim": self.embed_dim, "bigram_buckets": self.bigram_buckets,
+                "learned_positions": self.learned_positions}
 
 
 @register

@@ -76,7 +76,7 @@ def main(argv=None):
         mlm = keras.models.load_model(os.path.join(run, "mlm", "mlm.keras"), compile=False)
         settings = read_json(os.path.join(run, "config.json"))
         record = dict(run=os.path.basename(os.path.normpath(run)), mlm_block_len=settings.get("mlm_block_len"),
-                      tie_embeddings=settings.get("tie_embeddings"),
+                      tie_embeddings=settings.get("tie_embeddings"), positions=settings.get("positions", "learned"),
                       by_position=percent_by_position(*hits_by_position(mlm, val_ids, cfg)))
         with open(args.results, "a") as f:
             f.write(json.dumps(record) + "\n")

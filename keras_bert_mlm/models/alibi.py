@@ -2,7 +2,7 @@
 
 ALiBi (Press et al. 2022, "Train Short, Test Long") gives a transformer no position vectors: each
 head subtracts `slope * distance` from the score of a query on a key, with one fixed slope per head
-(a geometric series, from heads that look far to heads that look near). Nothing about a position is
+(a geometric series, from heads that look near to heads that look far). Nothing about a position is
 learned, so an encoder pretrained on 128-token blocks reads 512-token reviews with the same attention
 it learned: no untrained position vectors past 128. An encoder attends both ways, so the distance is
 `|i - j|`, as MosaicBERT uses it.

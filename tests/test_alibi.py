@@ -57,6 +57,13 @@ def test_alibi_encoder_knows_distances_not_places_and_round_trips(tmp_path):
     np.testing.assert_allclose(copy(ids), vectors, rtol=1e-5, atol=1e-5)
 
 
+def test_electra_generator_attends_as_its_alibi_encoder_does():
+    encoder = models.build_encoder(**CFG.encoder_settings())
+    rtd = models.ReplacedTokenDetector(encoder, generator_width=8, generator_ff_dim=8, generator_heads=1)
+    blocks = [layer for layer in rtd.generator.layers if isinstance(layer, keras.layers.MultiHeadAttention)]
+    assert len(blocks) == CFG.num_layers and all(isinstance(block, models.AlibiAttention) for block in blocks)
+
+
 def test_packed_alibi_pretraining_exports_a_classifier_that_serves_raw_strings(tmp_path):
     texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
     cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1, mlm_val_size=8, vocab_size=64,

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_bert_mlm import export, models, pretrain, text
+from keras_bert_mlm import export, models, text
 from keras_bert_mlm.config import Config, UserError
+from test_pretrain import packed_pretraining
 
 CFG = Config.from_preset("tiny", positions="alibi", dropout=0.0)
 
@@ -65,11 +66,7 @@ def test_electra_generator_attends_as_its_alibi_encoder_does():
 
 
 def test_packed_alibi_pretraining_exports_a_classifier_that_serves_raw_strings(tmp_path):
-    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
-    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1, mlm_val_size=8, vocab_size=64,
-                             positions="alibi")
-    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0)
-    encoder = keras.saving.load_model(tmp_path / "mlm" / "encoder.keras")
+    texts, cfg, encoder = packed_pretraining(tmp_path, positions="alibi")
     classifier = models.build_classifier(models.copy_encoder(encoder), **cfg.classifier_settings())
     vectorizer = text.make_vectorizer(text.load_vocabulary(str(tmp_path / "vocab.txt")), cfg.max_len)
     export.export_classifier(classifier, vectorizer, str(tmp_path / "sm"))

@@ -5,14 +5,19 @@ from keras_bert_mlm import models, pretrain  # noqa: F401 (models: registers the
 from keras_bert_mlm.config import Config
 
 
+def packed_pretraining(tmp_path, **overrides):
+    """A tiny pretraining on 8-token blocks into `tmp_path`: its texts, settings and exported encoder."""
+    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
+    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1, mlm_val_size=8, vocab_size=64,
+                             **overrides)
+    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0)
+    return texts, cfg, keras.saving.load_model(tmp_path / "mlm" / "encoder.keras")
+
+
 def test_packed_pretraining_can_start_the_later_positions_from_the_blocks(tmp_path):
     # All steps on 8-token blocks (no whole-text phase): the copy happens when the fit ends, so the
     # exported encoder's positions 8-31 are the first 8 repeated.
-    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
-    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_full_share=0.0, mlm_copy_positions=True,
-                             mlm_epochs=1, mlm_val_size=8, vocab_size=64)
-    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0)
-    encoder = keras.saving.load_model(tmp_path / "mlm" / "encoder.keras")
+    _, _, encoder = packed_pretraining(tmp_path, mlm_full_share=0.0, mlm_copy_positions=True)
     table = encoder.get_layer("embeddings").position_embedding.embeddings.numpy()
     assert all(np.allclose(table[start:start + 8], table[:8]) for start in (8, 16, 24))
     assert not np.allclose(table[1], table[0])

@@ -9,14 +9,10 @@ Each field's `help` metadata becomes the help text of its `--flag` (underscores 
 import dataclasses
 import json
 import math
-import re
 from dataclasses import dataclass, field
 
+from .checks import BUILT_IN, UserError, check  # noqa: F401 (BUILT_IN, UserError: for importers)
 from .presets import PRESETS, PURPOSES  # noqa: F401 (PURPOSES: for the commands' help)
-
-
-class UserError(Exception):
-    """A mistake of the user's (a path, a flag, a file): shown as one line, without a traceback."""
 
 
 def _s(default, help):
@@ -28,8 +24,6 @@ def _many(help, metavar):
     return field(default_factory=list, metadata={"help": help, "repeatable": True, "metavar": metavar})
 
 
-BUILT_IN = ("imdb", "rotten_tomatoes")  # datasets known by name (data.py reads them)
-_RESERVED = ("mlm", "plots", "logs")  # folder names a run writes beside its classifiers: a task may not take them
 
 
 @dataclass
@@ -110,6 +104,12 @@ class Config:
     pooling: str = _s("max", "how the classifier pools token vectors: max, mean or first")
     pool_embeddings: bool = _s(False, "also pool the embedding layer's output (before the first block) and give "
                                "the head both pooled vectors side by side")
+    prompt: str = _s("", "classify by filling in a blank (PET): each text is put in this template at {text}, and "
+                     "the class is the --prompt-words word that the masked-LM head puts at its [mask], e.g. "
+                     "'{text} it was [mask] .' (needs a pretraining with --tie-embeddings true; empty: pool the "
+                     "tokens into a new head)")
+    prompt_words: str = _s("", "with --prompt: one word per class, comma-separated in label order (e.g. "
+                           "terrible,great); the head starts as the masked-LM head's scores for them")
     head_dropout: float = _s(0.0, "dropout rate on the pooled vector")
     head_hidden: int = _s(64, "width of the classifier's hidden ReLU layer (0 = none)")
     clf_batch_size: int = _s(32, "fine-tuning batch size")
@@ -130,51 +130,7 @@ class Config:
     top_k: int = _s(10, "tokens returned by the fill_mask endpoint")
 
     def __post_init__(self):
-        for name, choices in (("pooling", ("max", "mean", "first")), ("objective", ("mlm", "electra")),
-                              ("lr_schedule", ("constant", "cosine", "linear")), ("positions", ("learned", "alibi"))):
-            if getattr(self, name) not in choices:
-                raise UserError(f"--{name.replace('_', '-')} must be {', '.join(choices[:-1])} or {choices[-1]}, "
-                                f"not {getattr(self, name)!r}")
-        if self.clf_frozen_epochs + self.clf_finetune_epochs < 1:
-            raise UserError("--clf-frozen-epochs plus --clf-finetune-epochs must be at least 1")
-        for name in self.builtin_datasets:
-            if name not in BUILT_IN:
-                raise UserError(f"--datasets: unknown dataset {name!r} (known: {', '.join(BUILT_IN)}; "
-                                "your own data: --task NAME=SOURCE)")
-        names = list(self.builtin_datasets)
-        for spec in self.task:
-            name, _, source = spec.partition("=")
-            if not source or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-                raise UserError(f"--task {spec!r}: expected NAME=SOURCE, NAME made of letters, digits, _ . -")
-            if name in names or name in _RESERVED:
-                raise UserError(f"--task {spec!r}: the name {name!r} is "
-                                + ("used twice" if name in names else "taken by the run's own folders"))
-            names.append(name)
-        if not names:
-            raise UserError("nothing to fine-tune: give --datasets or --task")
-        width, heads = (self.generator_settings()[k] for k in ("generator_width", "generator_heads"))
-        if self.objective == "electra" and (not 0 < self.generator_size <= 1 or not width or width % heads):
-            raise UserError(f"--generator-size {self.generator_size} gives a generator width of {width} with "
-                            f"{heads} heads: it must be above 0, at most 1, and the width a multiple of the heads")
-        for name, ok, wanted in (  # the numeric settings' ranges
-                ("vocab_size", self.vocab_size >= 8, "at least 8"),
-                ("mask_rate", 0 < self.mask_rate < 1, "between 0 and 1"),
-                ("adam_beta2", 0 < self.adam_beta2 < 1, "between 0 and 1"),
-                ("time_budget", self.time_budget >= 0, "0 (no limit) or a number of minutes"),
-                ("mlm_min_share", 0 <= self.mlm_min_share < 1, "at least 0 and below 1"),
-                ("mlm_time_share", 0 < self.mlm_time_share <= 1, "above 0 and at most 1"),
-                ("mlm_full_share", 0 <= self.mlm_full_share <= 1, "between 0 and 1"),
-                ("mlm_block_len", self.mlm_block_len == 0 or 2 <= self.mlm_block_len <= self.max_len,
-                 f"0 (whole texts) or 2 to --max-len ({self.max_len})"),
-                ("imdb_val_size", self.imdb_val_size >= 1, "at least 1 (early stopping needs validation)"),
-                ("bigram_buckets", self.bigram_buckets >= 0 and (self.vocab_size <= 70000 or not self.bigram_buckets),
-                 "0 or positive (with a vocabulary below 70,000)"),
-                ("distill_unlabelled", self.distill_unlabelled >= 0, "0 (off) or a number of reviews"),
-                ("distill_sentences", self.distill_sentences >= 0, "0 (off) or a number of sentences"),
-                ("embed_dim", self.embed_dim % self.num_heads == 0, f"a multiple of --num-heads ({self.num_heads})"),
-                ("mlm_copy_positions", not self.mlm_copy_positions or self.positions == "learned", "false with alibi")):
-            if not ok:
-                raise UserError(f"--{name.replace('_', '-')} must be {wanted}, not {getattr(self, name)}")
+        check(self)
 
     @property
     def builtin_datasets(self):

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from . import batching, distribute, export, models, planner
+from . import batching, distribute, export, models, planner, text
 from .callbacks import Deadline, Interruptible, StageClock
 from .cli import log
 from .data import BINARY_LABELS
 from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
-from .text import vectorize
 
 
 def training_texts(split):
@@ -33,7 +32,7 @@ def training_texts(split):
 
 def classifier_batches(part, vectorizer, cfg, shuffle, replicas=1):
     """Batches of (token ids, label) of the DataFrame `part`; shuffled ones repeat without end."""
-    ds = batching.make_batches(vectorize(vectorizer, part["text"]), cfg.clf_batch_size * replicas,
+    ds = batching.make_batches(text.vectorize(vectorizer, part["text"]), cfg.clf_batch_size * replicas,
                                part["label"].to_numpy(np.float32), shuffle=shuffle, seed=cfg.seed,
                                by_length=cfg.bucket_by_length, repeat=shuffle, replicas=replicas)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -44,8 +43,13 @@ def label_names(split):
     return split.get("label_names", BINARY_LABELS)
 
 
-def build_classifier(encoder, cfg, num_classes=2):
-    return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=num_classes)
+def build_classifier(encoder, cfg, vectorizer, labels=BINARY_LABELS):
+    """The classifier of `cfg`'s settings on `encoder`, for the classes `labels`: a head on pooled vectors,
+    or with `cfg.prompt`, the masked-LM head filling in the prompt's blank with one word per class."""
+    if cfg.prompt:
+        before, after, word_ids = text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, labels)
+        return models.build_prompt_classifier(encoder, before, after, word_ids, head_dropout=cfg.head_dropout)
+    return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=len(labels))
 
 
 def time_classifiers(splits, cfg, vectorizer, encoder=None):
@@ -64,7 +68,7 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
             keras.utils.set_random_seed(cfg.seed)
             new = (models.copy_encoder(encoder, cfg.dropout) if encoder
                    else models.build_encoder(**cfg.encoder_settings()))
-            classifier = build_classifier(new, cfg, len(label_names(split)))
+            classifier = build_classifier(new, cfg, vectorizer, label_names(split))
             classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
                                loss=models.training_setup(len(label_names(split)))["loss"])
             return classifier
@@ -121,7 +125,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
         encoder = models.copy_encoder(pretrained_encoder, cfg.dropout)
-        classifier = build_classifier(encoder, cfg, len(label_names(split)))
+        classifier = build_classifier(encoder, cfg, vectorizer, label_names(split))
 
     best = {"val_accuracy": -1.0}
     for phase, trainable, epochs, lr in (

@@ -111,3 +111,35 @@ def vectorize(vectorizer, texts, batch_size=1024):
 
     parts = [np.asarray(vectorizer(tf.constant(batch, tf.string)), np.int32) for batch in chunks(texts, batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, vectorizer.get_config()["output_sequence_length"]), np.int32)
+
+
+def prompt_ids(vectorizer, prompt, words, label_names):
+    """The token ids of `prompt`'s words before and after its `{text}` (one of them `[mask]`), and of the
+    comma-separated `words`, one word of the vocabulary per class of `label_names` (`--prompt`, `--prompt-words`).
+
+    >>> vectorizer = make_vectorizer(["", "[UNK]", "[mask]", "it", "was", ".", "bad", "good"], 8)
+    >>> prompt_ids(vectorizer, "{text} It was [mask].", "bad,good", ["negative", "positive"])
+    ([], [3, 4, 2, 5], [6, 7])
+    """
+    vocabulary = {token: i for i, token in enumerate(vectorizer.get_vocabulary())}
+
+    def tokens(words):
+        return [t.decode() for t in standardize(tf.constant(words)).numpy().split()]
+
+    parts = [tokens(part) for part in prompt.split("{text}")]
+    unknown = [t for part in parts for t in part if t not in vocabulary]
+    if unknown or len(parts) != 2 or sum(part.count(MASK) for part in parts) != 1:
+        why = f"{unknown[0]!r} is not in the vocabulary" if unknown else "it needs one {text} and one [mask]"
+        raise UserError(f"--prompt {prompt!r}: {why}")
+    word_list = [w.strip() for w in words.split(",")]
+    if len(word_list) != len(label_names):
+        raise UserError(f"--prompt-words {words!r}: {len(word_list)} words for {len(label_names)} classes "
+                        f"({', '.join(label_names)})")
+    word_ids = []
+    for word in word_list:
+        token = tokens(word)
+        if len(token) != 1 or vocabulary.get(token[0], UNK_ID) < FIRST_WORD_ID:
+            raise UserError(f"--prompt-words: {word!r} is not one word of the vocabulary")
+        word_ids.append(vocabulary[token[0]])
+    before, after = ([vocabulary[t] for t in part] for part in parts)
+    return before, after, word_ids

@@ -48,13 +48,23 @@ def test_lift_trains_every_arm_records_it_and_a_rerun_skips_it(tiny_run, data_di
 
 
 @pytest.mark.slow
-def test_validation_only_leaves_the_test_split_unscored(tiny_run, data_dir, tmp_path, capsys):
+def test_validation_only_leaves_the_test_split_unscored_until_the_chosen_run_is_scored(
+        tiny_run, data_dir, tmp_path, capsys):
     out = str(tmp_path / "lift")
-    lift.main(["--data-dir", data_dir, "--output-dir", out, "--pretrained", tiny_run, "--labels", "20",
-               "--arms", "pretrained,bigrams", "--validation-only", "--datasets", "rotten_tomatoes",
-               "--preset", "tiny", "--offline", "--quiet"])
+    argv = ["--data-dir", data_dir, "--output-dir", out, "--pretrained", tiny_run, "--labels", "20",
+            "--arms", "pretrained,bigrams", "--datasets", "rotten_tomatoes", "--preset", "tiny", "--offline", "--quiet"]
+    lift.main(argv + ["--validation-only"])
     records = results.lift_records(out)
     assert sorted(r["arm"] for r in records) == ["bigrams", "pretrained"]
     assert all("test_accuracy" not in r and 0 <= r["val_accuracy"] <= 1 for r in records)
     assert not os.path.exists(os.path.join(out, "lift.png"))
     assert "| dataset | labels | pretrained val % |" in capsys.readouterr().out
+    # Without --validation-only, the classifier trained then is scored on test, not trained again.
+    classifier = os.path.join(out, "rotten_tomatoes-20-pretrained", "classifier.keras")
+    trained_at = os.path.getmtime(classifier)
+    lift.main(argv)
+    assert "rotten_tomatoes-20-pretrained: trained by a --validation-only run; test" in capsys.readouterr().out
+    assert os.path.getmtime(classifier) == trained_at
+    records = {r["arm"]: r for r in results.lift_records(out)}
+    assert all(0 <= r["test_accuracy"] <= 1 for r in records.values())
+    assert os.path.getsize(os.path.join(out, "lift.png")) > 0

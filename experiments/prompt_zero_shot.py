@@ -7,16 +7,19 @@ Each validation text goes into each template as `--prompt` puts it (`models.Prom
 `{text}` follow its last token, never cut); the run's masked-LM head (mlm/mlm.keras) scores the class words
 at the `[mask]`; a text is called positive when the second word's logit beats the first's ("raw"), or beats
 it by more than the median margin over the texts ("median": the prior the fine-tuned head's bias learns,
-taken here from the unlabelled texts' own scores, so no label is used). Validation split only.
+taken here from the unlabelled texts' own scores, so no label is used). Validation split only. Appends one
+JSON line per run to --results. Not used by train.py.
 """
 
 import argparse
+import json
 import os
 
 import numpy as np
 
 TEMPLATES = ("{text} it was [mask] .", "[mask] movie . {text}", "it was [mask] ! {text}")
 WORDS = ("terrible,great", "bad,good", "awful,excellent", "worst,best", "negative,positive")
+DEFAULT_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "prompt_zero_shot.jsonl")
 
 
 def main():
@@ -25,6 +28,7 @@ def main():
     parser.add_argument("--data-dir", default="data", help="the data, as for train.py")
     parser.add_argument("--dataset", default="imdb", help="imdb or rotten_tomatoes")
     parser.add_argument("--texts", type=int, default=2000, help="validation texts scored (a seeded sample)")
+    parser.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines file to append the figures to")
     args = parser.parse_args()
 
     import keras
@@ -40,6 +44,7 @@ def main():
     labels = validation["label"].to_numpy()
     mlm = keras.saving.load_model(os.path.join(args.run, "mlm", "mlm.keras"), compile=False)
     print(f"| template | words | raw % | median % |  ({args.dataset}, {len(ids)} validation texts)")
+    rows = []
     for template in TEMPLATES:
         logits = None
         for words in WORDS:
@@ -52,6 +57,10 @@ def main():
             margin = logits[:, word_ids[1]] - logits[:, word_ids[0]]
             raw, median = (np.mean((margin > cut) == labels) * 100 for cut in (0.0, np.median(margin)))
             print(f"| `{template}` | {words} | {raw:.2f} | {median:.2f} |", flush=True)
+            rows.append(dict(template=template, words=words, raw=round(raw, 2), median=round(median, 2)))
+    record = dict(run=os.path.basename(os.path.normpath(args.run)), dataset=args.dataset, texts=len(ids), rows=rows)
+    with open(args.results, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":

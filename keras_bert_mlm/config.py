@@ -24,8 +24,6 @@ def _many(help, metavar):
     return field(default_factory=list, metadata={"help": help, "repeatable": True, "metavar": metavar})
 
 
-
-
 @dataclass
 class Config:
     # Data

@@ -142,4 +142,8 @@ def prompt_ids(vectorizer, prompt, words, label_names):
             raise UserError(f"--prompt-words: {word!r} is not one word of the vocabulary")
         word_ids.append(vocabulary[token[0]])
     before, after = ([vocabulary[t] for t in part] for part in parts)
+    max_len = vectorizer.get_config()["output_sequence_length"]
+    if len(before) + len(after) >= max_len:
+        raise UserError(f"--prompt {prompt!r}: its {len(before) + len(after)} tokens leave no room for the text "
+                        f"in --max-len {max_len}")
     return before, after, word_ids

@@ -56,7 +56,8 @@ def test_a_prompt_after_the_text_follows_its_last_token_and_is_never_cut(tmp_pat
 
 
 def test_the_prompt_and_its_words_must_be_in_the_vocabulary():
-    vectorizer = text.make_vectorizer(["", "[UNK]", "[mask]", "movie", ".", "great", "terrible", "it", "was"], 16)
+    vectorizer = text.make_vectorizer(["", "[UNK]", "[mask]", "movie", ".", "great", "terrible", "it", "was", "a",
+                                       ","], 10)
     assert text.prompt_ids(vectorizer, "[mask] Movie. {text}", WORDS, ["negative", "positive"]) == (
         [2, 3, 4], [], [6, 5])
     for prompt, words, culprit in (
@@ -64,6 +65,8 @@ def test_the_prompt_and_its_words_must_be_in_the_vocabulary():
             ("movie . {text}", WORDS, "needs one {text} and one [mask]"),
             ("[mask] movie .", WORDS, "needs one {text} and one [mask]"),
             ("{text} [mask] {text}", WORDS, "needs one {text} and one [mask]"),
+            ("{text} it was a great movie , it was [mask] .", WORDS, "its 10 tokens leave no room for the text in "
+             "--max-len 10"),
             (PROMPT, "terrible", "1 words for 2 classes (negative, positive)"),
             (PROMPT, "terrible,awful", "'awful' is not one word of the vocabulary"),
             (PROMPT, "terrible,great movie", "'great movie' is not one word")):

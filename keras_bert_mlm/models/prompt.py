@@ -1,9 +1,10 @@
-"""A classifier that fills in a blank: the pretrained masked-LM head, asked which word belongs at a `[mask]`
-put before the text, and allowed only one word per class (PET, Schick & Schütze 2021; LM-BFF, Gao et al. 2021).
+"""A classifier that fills in a blank: each text goes into a template such as "{text} it was [mask] .", and the
+pretrained masked-LM head, allowed one word per class, says which belongs at the `[mask]` (PET, Schick & Schütze
+2021; LM-BFF, Gao et al. 2021).
 
 With few labels a new head on pooled vectors starts from nothing; this one starts from what pretraining
-taught: "[mask] movie . <review>" scored for "great" against "terrible" already sorts reviews before any
-fine-tuning, and fine-tuning then moves the whole encoder and the head from there.
+taught: a review followed by "it was [mask] ." and scored for "great" against "terrible" is already sorted
+before any fine-tuning, and fine-tuning then moves the whole encoder and the head from there.
 
 >>> import numpy as np
 >>> from keras_bert_mlm.models import build_encoder
@@ -73,9 +74,9 @@ class VectorAt(layers.Layer):
 
 
 def build_prompt_classifier(encoder, before, after, word_ids, head_dropout=0.0):
-    """token ids -> the ids `before` and `after` put around each text (one of them `[mask]`, see `Prompted`) ->
-    encoder -> the vector at `[mask]` ->
-    dropout -> sigmoid unit (two `word_ids`: P(class 1)) or softmax over the K `word_ids`, one per class.
+    """token ids -> the ids `before` and `after` put around each text (one of them `[mask]`, see `Prompted`)
+    -> encoder -> the vector at `[mask]` -> dropout -> sigmoid unit (two `word_ids`: P(class 1)) or softmax
+    over the K `word_ids`, one per class.
 
     The head starts as the tied masked-LM head's scores for the class words: its kernel is their rows of the
     encoder's token table (for two classes, the difference of the two rows), its bias zero (the masked-LM

@@ -106,8 +106,9 @@ class Config:
                      "the class is the --prompt-words word that the masked-LM head puts at its [mask], e.g. "
                      "'{text} it was [mask] .' (needs a pretraining with --tie-embeddings true; empty: pool the "
                      "tokens into a new head)")
-    prompt_words: str = _s("", "with --prompt: one word per class, comma-separated in label order (e.g. "
-                           "terrible,great); the head starts as the masked-LM head's scores for them")
+    prompt_words: str = _s("", "with --prompt: one word per class, comma-separated in label order (terrible,great) "
+                           "or as CLASS=WORD pairs (negative=terrible,positive=great: a classifier whose classes "
+                           "are not all named pools instead); the head starts as the masked-LM head's scores for them")
     head_dropout: float = _s(0.0, "dropout rate on the pooled vector")
     head_hidden: int = _s(64, "width of the classifier's hidden ReLU layer (0 = none)")
     clf_batch_size: int = _s(32, "fine-tuning batch size")

@@ -46,9 +46,9 @@ def label_names(split):
 def build_classifier(encoder, cfg, vectorizer, labels=BINARY_LABELS):
     """The classifier of `cfg`'s settings on `encoder`, for the classes `labels`: a head on pooled vectors,
     or with `cfg.prompt`, the masked-LM head filling in the prompt's blank with one word per class."""
-    if cfg.prompt:
-        before, after, word_ids = text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, labels)
-        return models.build_prompt_classifier(encoder, before, after, word_ids, head_dropout=cfg.head_dropout)
+    prompt = cfg.prompt and text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, labels)
+    if prompt:
+        return models.build_prompt_classifier(encoder, *prompt, head_dropout=cfg.head_dropout)
     return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=len(labels))
 
 
@@ -126,6 +126,8 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     with strategy.scope():
         encoder = models.copy_encoder(pretrained_encoder, cfg.dropout)
         classifier = build_classifier(encoder, cfg, vectorizer, label_names(split))
+    if cfg.prompt and "prompt" not in [layer.name for layer in classifier.layers]:
+        log(f"{name}: --prompt-words names not all of its classes ({', '.join(label_names(split))}): pooled head")
 
     best = {"val_accuracy": -1.0}
     for phase, trainable, epochs, lr in (

@@ -114,12 +114,16 @@ def vectorize(vectorizer, texts, batch_size=1024):
 
 
 def prompt_ids(vectorizer, prompt, words, label_names):
-    """The token ids of `prompt`'s words before and after its `{text}` (one of them `[mask]`), and of the
-    comma-separated `words`, one word of the vocabulary per class of `label_names` (`--prompt`, `--prompt-words`).
+    """The token ids of `prompt`'s words before and after its `{text}` (one of them `[mask]`), and of `words`,
+    one word of the vocabulary per class of `label_names` (`--prompt`, `--prompt-words`): comma-separated in
+    label order, or as CLASS=WORD pairs. With pairs that do not name every class, None: that classifier pools.
 
     >>> vectorizer = make_vectorizer(["", "[UNK]", "[mask]", "it", "was", ".", "bad", "good"], 8)
     >>> prompt_ids(vectorizer, "{text} It was [mask].", "bad,good", ["negative", "positive"])
     ([], [3, 4, 2, 5], [6, 7])
+    >>> prompt_ids(vectorizer, "{text} It was [mask].", "positive=good,negative=bad", ["negative", "positive"])
+    ([], [3, 4, 2, 5], [6, 7])
+    >>> prompt_ids(vectorizer, "{text} It was [mask].", "positive=good,negative=bad", ["sports", "politics"])
     """
     vocabulary = {token: i for i, token in enumerate(vectorizer.get_vocabulary())}
 
@@ -132,6 +136,11 @@ def prompt_ids(vectorizer, prompt, words, label_names):
         why = f"{unknown[0]!r} is not in the vocabulary" if unknown else "it needs one {text} and one [mask]"
         raise UserError(f"--prompt {prompt!r}: {why}")
     word_list = [w.strip() for w in words.split(",")]
+    if "=" in words:  # by class name (checks.py made sure every item is a pair)
+        by_class = dict(item.split("=", 1) for item in word_list)
+        if not set(label_names) <= set(by_class):
+            return None
+        word_list = [by_class[name].strip() for name in label_names]
     if len(word_list) != len(label_names):
         raise UserError(f"--prompt-words {words!r}: {len(word_list)} words for {len(label_names)} classes "
                         f"({', '.join(label_names)})")

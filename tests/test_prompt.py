@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fixtures
 from conftest import assert_user_error, run_script
 from keras_bert_mlm import models, text
 from keras_bert_mlm.config import Config, UserError
@@ -74,6 +75,22 @@ def test_the_prompt_and_its_words_must_be_in_the_vocabulary():
             text.prompt_ids(vectorizer, prompt, words, ["negative", "positive"])
 
 
+def test_words_given_by_class_name_apply_to_the_classifiers_whose_classes_they_all_name():
+    from keras_bert_mlm import finetune
+
+    vectorizer = text.make_vectorizer(["", "[UNK]", "[mask]", "it", "was", ".", "great", "terrible", "okay"], 16)
+    words = "positive=great,negative=terrible,neutral=okay"
+    assert text.prompt_ids(vectorizer, PROMPT, words, ["negative", "positive"]) == ([], [3, 4, 2, 5], [7, 6])
+    assert text.prompt_ids(vectorizer, PROMPT, words, ["negative", "neutral", "positive"])[2] == [7, 8, 6]
+    assert text.prompt_ids(vectorizer, PROMPT, words, ["sports", "politics"]) is None
+    cfg = Config.from_preset("tiny", vocab_size=50, tie_embeddings=True, prompt=PROMPT, prompt_words=words)
+    encoder = models.build_encoder(**cfg.encoder_settings())
+    prompted = finetune.build_classifier(encoder, cfg, vectorizer, ["negative", "positive"])
+    pooled = finetune.build_classifier(encoder, cfg, vectorizer, ["sports", "politics"])
+    assert "prompt" in [layer.name for layer in prompted.layers]
+    assert "pooling" in [layer.name for layer in pooled.layers]
+
+
 def test_prompt_settings_are_checked():
     Config.from_preset("cpu-hour", prompt=PROMPT, prompt_words=WORDS)
     for overrides in (dict(prompt=PROMPT), dict(prompt="{text} movie .", prompt_words=WORDS),
@@ -82,16 +99,26 @@ def test_prompt_settings_are_checked():
                       dict(prompt=PROMPT, prompt_words=WORDS, objective="electra", tie_embeddings=False)):
         with pytest.raises(UserError, match="--prompt must be empty, or words with one {text} and one"):
             Config.from_preset("cpu-hour", **overrides)
+    for words in ("negative=terrible,great", "negative=,positive=great", "negative=bad=awful,positive=great"):
+        with pytest.raises(UserError, match="--prompt-words must be words in label order"):
+            Config.from_preset("cpu-hour", prompt=PROMPT, prompt_words=words)
 
 
 @pytest.mark.slow
 def test_a_prompt_classifier_trains_exports_and_serves_raw_strings(data_dir, tmp_path):
+    # Words by class name: Rotten Tomatoes' classes (negative, positive) get the prompt, a task of others pools.
     out = str(tmp_path / "run")
+    grades = fixtures.write_table(tmp_path / "grades.csv", fixtures.three_class_rows(60, labels=("low", "mid", "high")))
     result = run_script("train.py", "--data-dir", data_dir, "--output-dir", out, "--preset", "tiny",
-                        "--datasets", "rotten_tomatoes", "--tie-embeddings", "true", "--prompt", PROMPT,
-                        "--prompt-words", WORDS, "--clf-frozen-epochs", "0", "--clf-finetune-epochs", "4",
-                        "--clf-finetune-learning-rate", "1e-2", "--offline", "--quiet")
+                        "--datasets", "rotten_tomatoes", "--task", f"grades={grades}", "--tie-embeddings", "true",
+                        "--prompt", PROMPT, "--prompt-words", "negative=terrible,positive=great",
+                        "--clf-frozen-epochs", "0", "--clf-finetune-epochs", "4", "--clf-finetune-learning-rate",
+                        "1e-2", "--offline", "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "grades: --prompt-words names not all of its classes" in result.stdout
+    assert "rotten_tomatoes: --prompt-words" not in result.stdout
+    grades_model = keras.saving.load_model(os.path.join(out, "grades", "classifier.keras"))
+    assert "pooling" in [layer.name for layer in grades_model.layers]
     with open(os.path.join(out, "rotten_tomatoes", "chosen.json")) as f:
         assert json.load(f)["val_accuracy"] > 0.7  # the fixture's sentences are easy: their words say it
     classifier = keras.saving.load_model(os.path.join(out, "rotten_tomatoes", "classifier.keras"))

@@ -15,7 +15,7 @@ from . import data, distribute, memory, plots, rundir, runinfo, teacher, text
 from . import models  # noqa: F401 (registers the layers that encoder.keras holds)
 from .cli import log
 from .config import UserError
-from .finetune import finetune, time_classifiers
+from .finetune import finetune, label_names, time_classifiers
 from .planner import finetune_deadlines, finetune_reserve
 from .pretrain import pretrain
 
@@ -55,6 +55,10 @@ def run(args, cfg, started, commit):
         timings.update(time_classifiers({n: splits[n] for n in todo}, cfg, vectorizer))
         return finetune_reserve(timings)
 
+    def check_prompt(vectorizer):  # an unknown --prompt word fails before pretraining, not after it
+        for name in todo if cfg.prompt else ():
+            text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, label_names(splits[name]))
+
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")
         for name in ("vocab.txt", "mlm"):
@@ -64,7 +68,8 @@ def run(args, cfg, started, commit):
         log(f"vocabulary and pretraining: finished by an earlier run into {out} with these settings, skipped")
         results = {"mlm": finished["mlm"]}
     else:
-        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every, reserve)}
+        results = {"mlm": pretrain(corpus, cfg, out, verbose, deadline, strategy, args.backup_every, reserve,
+                                   check_prompt)}
     if not chief:
         log(f"worker {strategy.cluster_resolver.task_id}: pretraining done; the chief fine-tunes and exports")
         return

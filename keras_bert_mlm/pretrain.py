@@ -25,13 +25,15 @@ from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
 
 
-def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200, reserve=None):
+def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_steps=200, reserve=None,
+             on_vocabulary=None):
     """Adapt the vocabulary to `corpus` (texts: a list, or any re-iterable such as `sources.Corpus`, which
     is streamed; never test text), pretrain, export; returns the last epoch's figures.
 
     The texts are shuffled (seeded) and, with `cfg.max_corpus_texts`, cut to that many.
     With a `deadline` (a `time.time()`), pretraining takes the time left but what `reserve(vectorizer)`
-    keeps back (in seconds; for fine-tuning), and at most `cfg.mlm_time_share` of it.
+    keeps back (in seconds; for fine-tuning), and at most `cfg.mlm_time_share` of it. `on_vocabulary(vectorizer)`
+    runs once the vocabulary is ready, before any pretraining step: a check that needs it fails early.
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = distribute.is_chief(strategy)
@@ -66,6 +68,8 @@ def pretrain(corpus, cfg, out, verbose, deadline=None, strategy=None, backup_ste
             with atomic_path(vocab_path) as tmp:
                 text.save_vocabulary(vectorizer, tmp)
 
+    if on_vocabulary:
+        on_vocabulary(vectorizer)
     stage_dir = os.path.join(out, "mlm")
     os.makedirs(stage_dir, exist_ok=True)
     if os.path.isfile(os.path.join(stage_dir, "mlm.keras")):

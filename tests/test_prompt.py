@@ -15,14 +15,14 @@ from keras_bert_mlm.config import Config, UserError
 PROMPT, WORDS = "{text} it was [mask] .", "terrible,great"
 
 
-def tied_encoder(**overrides):
+def small_encoder(**overrides):
     settings = dict(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
     return models.build_encoder(**{**settings, **overrides})
 
 
 @pytest.mark.parametrize("positions", ["learned", "alibi"])
 def test_the_prompt_head_starts_as_the_masked_lm_head_choosing_between_the_class_words(positions):
-    encoder = tied_encoder(positions=positions)
+    encoder = small_encoder(positions=positions)
     mlm = models.MaskedLanguageModel(encoder, tie_embeddings=True)  # its bias starts at zero, as the head's
     ids = np.array([[5, 6, 9, 0], [12, 0, 0, 0]], "int32")
     prompted = np.array([[2, 7, 5, 6, 9, 0], [2, 7, 12, 0, 0, 0]], "int32")  # "[mask] movie" before each text
@@ -39,7 +39,7 @@ def test_the_prompt_head_starts_as_the_masked_lm_head_choosing_between_the_class
 
 
 def test_a_prompt_after_the_text_follows_its_last_token_and_is_never_cut(tmp_path):
-    encoder = tied_encoder()
+    encoder = small_encoder()
     classifier = models.build_prompt_classifier(encoder, before=[], after=[7, 2], word_ids=[10, 11])
     prompted, at_mask = classifier.get_layer("prompt")(np.array([[3, 4, 5, 6, 7, 8, 9, 10], [3, 4, 0, 0, 0, 0, 0, 0]]))
     assert prompted.numpy().tolist() == [[3, 4, 5, 6, 7, 8, 7, 2], [3, 4, 7, 2, 0, 0, 0, 0]]  # max_len 8
@@ -129,7 +129,10 @@ def test_a_prompt_classifier_trains_exports_and_serves_raw_strings(data_dir, tmp
     np.testing.assert_allclose(served.serve(tf.constant(texts)).numpy(),
                                classifier(np.asarray(vectorizer(texts), "int32")), rtol=1e-4, atol=1e-6)
     assert served.embed(tf.constant(texts)).shape == (2, 16)  # the vector at [mask], as wide as the encoder
-    assert_user_error(run_script("train.py", "--data-dir", data_dir, "--output-dir", str(tmp_path / "bad"),
-                                 "--preset", "tiny", "--datasets", "rotten_tomatoes", "--tie-embeddings", "true",
-                                 "--prompt", PROMPT, "--prompt-words", "terrible,marvellous", "--offline",
-                                 "--quiet"), "--prompt-words", "'marvellous'")
+    # A word the vocabulary lacks is refused once the vocabulary is built, before any pretraining step.
+    bad = str(tmp_path / "bad")
+    assert_user_error(run_script("train.py", "--data-dir", data_dir, "--output-dir", bad, "--preset", "tiny",
+                                 "--datasets", "rotten_tomatoes", "--tie-embeddings", "true", "--prompt", PROMPT,
+                                 "--prompt-words", "terrible,marvellous", "--offline", "--quiet"),
+                      "--prompt-words", "'marvellous'")
+    assert os.path.isfile(os.path.join(bad, "vocab.txt")) and not os.path.exists(os.path.join(bad, "mlm", "encoder.keras"))

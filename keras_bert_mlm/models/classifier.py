@@ -48,11 +48,15 @@ def build_classifier(encoder, pooling="max", head_dropout=0.0, head_hidden=64, p
     x = layers.Dropout(head_dropout, name="head_dropout")(x)
     if head_hidden:
         x = layers.Dense(head_hidden, activation="relu", name="head_hidden")(x)
+    return keras.Model(token_ids, output_head(num_classes)(x), name="classifier")
+
+
+def output_head(num_classes):
+    """The layer that makes a classifier's probabilities, named `head`: one sigmoid unit, P(class 1), for two
+    classes (as binary tasks have always shipped), a softmax over `num_classes` otherwise; float32 either way."""
     if num_classes == 2:
-        probability = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")(x)
-    else:
-        probability = layers.Dense(num_classes, activation="softmax", dtype="float32", name="head")(x)
-    return keras.Model(token_ids, probability, name="classifier")
+        return layers.Dense(1, activation="sigmoid", dtype="float32", name="head")
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="head")
 
 
 def training_setup(num_classes):

@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..text import MASK_ID
+from .classifier import output_head
 from .layers import register
 
 
@@ -89,10 +90,7 @@ def build_prompt_classifier(encoder, before, after, word_ids, head_dropout=0.0):
     prompted, at_mask = Prompted(before, after, encoder.get_layer("embeddings").max_len, name="prompt")(token_ids)
     x = VectorAt(name="at_mask")(encoder(prompted), at_mask)
     x = layers.Dropout(head_dropout, name="head_dropout")(x)
-    if num_classes == 2:
-        head = layers.Dense(1, activation="sigmoid", dtype="float32", name="head")
-    else:
-        head = layers.Dense(num_classes, activation="softmax", dtype="float32", name="head")
+    head = output_head(num_classes)
     probability = head(x)
 
     table = ops.convert_to_numpy(encoder.get_layer("embeddings").token_embedding.embeddings)

@@ -62,7 +62,7 @@ def check(cfg):
             ("prompt", not cfg.prompt or (cfg.prompt.count("[mask]") == cfg.prompt.count("{text}") == 1 and
                                           cfg.prompt_words and cfg.tie_embeddings and cfg.objective == "mlm"),
              "empty, or words with one {text} and one [mask], given with --prompt-words, --tie-embeddings true "
-             "and --objective mlm"),
+             "and --objective mlm (--prompt '' classifies by mean pooling)"),
             ("prompt_words", "=" not in cfg.prompt_words or all(
                 len(item.split("=")) == 2 and all(p.strip() for p in item.split("=")) for item in
                 cfg.prompt_words.split(",")), "words in label order (terrible,great) or CLASS=WORD pairs "

@@ -29,8 +29,10 @@ PRESETS = {
         tie_embeddings=True,          # the masked-LM head reads the token table: more learned per minute
         positions="alibi",            # no position vectors: what the 128-token blocks teach holds at every place
         lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0,  # AdamW, warm-up, cosine decay, clipping
-        pooling="mean",               # every real token counts: above max and first-token pooling on validation
-        head_dropout=0.1, head_hidden=0,  # a linear head on the pooled vector, lightly regularized
+        prompt="{text} it was [mask] .",  # classify by filling in a blank: the masked-LM head's rows for the two
+        prompt_words="negative=terrible,positive=great",  # words start the head, so few labels go further
+        pooling="mean",               # a --task of other classes pools instead: every real token counts
+        head_dropout=0.1, head_hidden=0,  # a linear head, lightly regularized
         clf_frozen_epochs=0,          # every fine-tuning minute goes to epochs that also train the encoder
         clf_finetune_epochs=2, clf_finetune_learning_rate=3e-4, patience=1,  # two epochs of IMDB fill the hour
         distill_unlabelled=50000,     # IMDB's unlabelled reviews, labelled by the bag-of-bigrams teacher
@@ -44,7 +46,8 @@ PRESETS = {
 # run was made without one, pretraining on whole texts in batches of 32 with untied embeddings and learned
 # positions (the smaller batch on packed blocks, the tied head and ALiBi were measured on cpu-hour's architecture only).
 PRESETS["best"] = {**PRESETS["cpu-hour"], "num_layers": 4, "ff_dim": 512, "time_budget": 150.0, "mlm_min_share": 0.0,
-                   "mlm_batch_size": 32, "mlm_block_len": 0, "tie_embeddings": False, "positions": "learned"}
+                   "mlm_batch_size": 32, "mlm_block_len": 0, "tie_embeddings": False, "positions": "learned",
+                   "prompt": "", "prompt_words": ""}  # an untied encoder has no masked-LM rows to start a prompt head
 
 # One line per preset, for `--help` and the README's presets table.
 PURPOSES = {

@@ -34,8 +34,11 @@ def describe(cfg):
         base = Config.from_preset(preset).to_dict()
         return {k: v for k, v in cfg.to_dict().items() if base[k] != v}
 
+    def shown(v):  # an empty text or one with spaces in quotes, as on a command line
+        return json.dumps(v) if isinstance(v, str) and (not v or " " in v) else v
+
     preset = min(PRESETS, key=lambda p: len(differences(p)))
-    return ", ".join([f"`{preset}`"] + [f"{k}={v}" for k, v in differences(preset).items()])
+    return ", ".join([f"`{preset}`"] + [f"{k}={shown(v)}" for k, v in differences(preset).items()])
 
 
 def _read(run, name, required=True):

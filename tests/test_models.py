@@ -249,7 +249,7 @@ def test_electra_settings_are_checked():
         Config.from_preset("tiny", objective="electra", generator_size=1.5)
     with pytest.raises(UserError, match="--generator-size 0.3 gives a generator width of 17 with 2 heads"):
         Config.from_preset("tiny", objective="electra", generator_size=0.3, num_heads=8, embed_dim=56)
-    settings = Config.from_preset("cpu-hour", objective="electra").generator_settings()
+    settings = Config.from_preset("cpu-hour", objective="electra", prompt="").generator_settings()
     assert (settings["generator_width"], settings["generator_ff_dim"], settings["generator_heads"]) == (32, 64, 1)
 
 

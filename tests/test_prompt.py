@@ -93,7 +93,7 @@ def test_words_given_by_class_name_apply_to_the_classifiers_whose_classes_they_a
 
 def test_prompt_settings_are_checked():
     Config.from_preset("cpu-hour", prompt=PROMPT, prompt_words=WORDS)
-    for overrides in (dict(prompt=PROMPT), dict(prompt="{text} movie .", prompt_words=WORDS),
+    for overrides in (dict(prompt=PROMPT, prompt_words=""), dict(prompt="{text} movie .", prompt_words=WORDS),
                       dict(prompt="[mask] movie .", prompt_words=WORDS),
                       dict(prompt=PROMPT, prompt_words=WORDS, tie_embeddings=False),
                       dict(prompt=PROMPT, prompt_words=WORDS, objective="electra", tie_embeddings=False)):

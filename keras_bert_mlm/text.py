@@ -130,17 +130,18 @@ def prompt_ids(vectorizer, prompt, words, label_names):
     def tokens(words):
         return [t.decode() for t in standardize(tf.constant(words)).numpy().split()]
 
-    parts = [tokens(part) for part in prompt.split("{text}")]
-    unknown = [t for part in parts for t in part if t not in vocabulary]
-    if unknown or len(parts) != 2 or sum(part.count(MASK) for part in parts) != 1:
-        why = f"{unknown[0]!r} is not in the vocabulary" if unknown else "it needs one {text} and one [mask]"
-        raise UserError(f"--prompt {prompt!r}: {why}")
     word_list = [w.strip() for w in words.split(",")]
     if "=" in words:  # by class name (checks.py made sure every item is a pair)
         by_class = dict(item.split("=", 1) for item in word_list)
         if not set(label_names) <= set(by_class):
-            return None
+            return None  # before the template is read: a vocabulary of other words may lack its words
         word_list = [by_class[name].strip() for name in label_names]
+    parts = [tokens(part) for part in prompt.split("{text}")]
+    unknown = [t for part in parts for t in part if t not in vocabulary]
+    if unknown or len(parts) != 2 or sum(part.count(MASK) for part in parts) != 1:
+        why = (f"{unknown[0]!r} is not in the vocabulary (--prompt '' pools instead)" if unknown
+               else "it needs one {text} and one [mask]")
+        raise UserError(f"--prompt {prompt!r}: {why}")
     if len(word_list) != len(label_names):
         raise UserError(f"--prompt-words {words!r}: {len(word_list)} words for {len(label_names)} classes "
                         f"({', '.join(label_names)})")
@@ -148,7 +149,7 @@ def prompt_ids(vectorizer, prompt, words, label_names):
     for word in word_list:
         token = tokens(word)
         if len(token) != 1 or vocabulary.get(token[0], UNK_ID) < FIRST_WORD_ID:
-            raise UserError(f"--prompt-words: {word!r} is not one word of the vocabulary")
+            raise UserError(f"--prompt-words: {word!r} is not one word of the vocabulary (--prompt '' pools instead)")
         word_ids.append(vocabulary[token[0]])
     before, after = ([vocabulary[t] for t in part] for part in parts)
     max_len = vectorizer.get_config()["output_sequence_length"]

@@ -34,31 +34,34 @@ class Interruptible(keras.callbacks.Callback):
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stop `fit` in the middle of an epoch when `deadline` (a `time.time()`) has passed, and, with
-    `whole_epochs`, at the end of an epoch when another one would end after it. `stopped` says whether it
-    stopped the fit.
+    """Stop `fit` in the middle of an epoch when `deadline` (a `time.time()`) has passed, and at the end of an
+    epoch when less than `next_share` of another one (timed by the last) would fit before it. `stopped` says
+    whether it stopped the fit, `cut` the (epoch, steps) it cut short.
 
-    Fine-tuning wants whole epochs (validation picks one); pretraining does not: its plan sized the epochs
-    to the time, and an epoch a little slower than planned should cost the last steps, not the next epoch.
+    Keras still validates an epoch cut short, so fine-tuning (`next_share=0.5`) may pick it: a last epoch that
+    would end a few seconds late is cut there instead of lost whole, and one with too little time left for
+    its validation to be worth it is not begun. Pretraining (`next_share=0`) sized its epochs to the time: an
+    epoch a little slower than planned costs the last steps, never the next epoch.
     """
 
-    def __init__(self, deadline, whole_epochs=True):
+    def __init__(self, deadline, next_share=1.0):
         super().__init__()
-        self.deadline, self.whole_epochs, self.stopped = deadline, whole_epochs, False
+        self.deadline, self.next_share, self.stopped, self.cut = deadline, next_share, False, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.time()
+        self.epoch, self.epoch_start = epoch, time.time()
 
     def _stop(self):
         self.model.stop_training = self.stopped = True
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.time() > self.deadline:
+        if time.time() > self.deadline and not self.stopped:
             self._stop()
+            self.cut = (self.epoch, batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.time()
-        if self.whole_epochs and now + (now - self.epoch_start) > self.deadline:
+        if now + self.next_share * (now - self.epoch_start) > self.deadline:
             self._stop()
 
 

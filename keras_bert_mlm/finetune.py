@@ -148,13 +148,18 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),
                      keras.callbacks.TensorBoard(os.path.join(out, "logs", f"{name}_{phase}")),
                      StageClock(f"{name} {phase}", steps, epochs), Interruptible()]
+        clock = None
         if deadline:
             phase_end = deadline if trainable else time.time() + (deadline - time.time()) / 3
-            callbacks.append(Deadline(phase_end))
+            clock = Deadline(phase_end, next_share=0.5)
+            callbacks.append(clock)
             log(f"{name}: phase {phase} must end by {time.strftime('%H:%M:%S', time.localtime(phase_end))}")
         history = classifier.fit(
             train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
             callbacks=callbacks).history
+        if clock and clock.cut:
+            log(f"{name}: the deadline cut epoch {clock.cut[0] + 1} after {clock.cut[1]} of its {steps} steps; "
+                "it was validated as it stood")
         epoch = int(np.argmax(history["val_accuracy"]))
         if history["val_accuracy"][epoch] > best["val_accuracy"]:
             best = {"phase": phase, "epoch": epoch + 1, "steps_per_epoch": steps,

@@ -199,7 +199,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
     if plan.get("seconds"):
-        callbacks.append(Deadline(time.time() + plan["seconds"], whole_epochs=False))
+        callbacks.append(Deadline(time.time() + plan["seconds"], next_share=0))
     if copy_positions:
         callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,

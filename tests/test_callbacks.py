@@ -24,20 +24,24 @@ def test_deadline_stops_fit_in_time():
     assert len(history.history["loss"]) < 100
 
 
-def test_a_pretraining_deadline_keeps_the_next_epoch_until_its_time_is_up(monkeypatch):
+def test_another_epoch_begins_when_its_share_fits_and_the_deadline_cuts_it(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
-    for whole_epochs in (True, False):
-        deadline = callbacks.Deadline(10.0, whole_epochs=whole_epochs)
-        deadline.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    for next_share, first_epoch, stops in ((1.0, 6.0, True), (0.5, 6.0, False), (0.5, 7.0, True), (0, 9.9, False)):
+        deadline = callbacks.Deadline(10.0, next_share=next_share)
+        deadline.set_model(model)
+        clock[0] = 0.0
         deadline.on_epoch_begin(0)
-        clock[0] = 6.0  # a first epoch of 6 s: a second would end at 12 s, past the deadline
+        clock[0] = first_epoch  # half of a second 6 s epoch fits before 10 s, half of a 7 s one does not
         deadline.on_train_batch_end(0)
         deadline.on_epoch_end(0)
-        assert deadline.stopped == whole_epochs
-    clock[0] = 10.5  # without whole epochs, the second stops when the time is up
+        assert deadline.stopped == stops and deadline.cut is None
+    deadline.on_epoch_begin(1)
+    deadline.on_train_batch_end(0)
+    clock[0] = 10.5  # the second epoch stops when the time is up, and says where
     deadline.on_train_batch_end(1)
-    assert deadline.stopped
+    assert deadline.stopped and deadline.cut == (1, 2)
 
 
 def test_history_csv_keeps_one_row_per_epoch(tmp_path):

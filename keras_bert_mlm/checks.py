@@ -14,6 +14,18 @@ BUILT_IN = ("imdb", "rotten_tomatoes")  # datasets known by name (data.py reads 
 _RESERVED = ("mlm", "plots", "logs")  # folder names a run writes beside its classifiers: a task may not take them
 
 
+def prompt_word_pairs(words):
+    """{class: word} of `--prompt-words` given as CLASS=WORD pairs, spaces around each side trimmed; None when
+    they are given in label order. `check` has refused any other form.
+
+    >>> prompt_word_pairs("negative = terrible, positive=great")
+    {'negative': 'terrible', 'positive': 'great'}
+    """
+    if "=" not in words:
+        return None
+    return dict((part.strip() for part in item.split("=", 1)) for item in words.split(","))
+
+
 def check(cfg):
     """Raise `UserError` for the first setting of `cfg` (a `Config`) out of its range or at odds with another."""
     for name, choices in (("pooling", ("max", "mean", "first")), ("objective", ("mlm", "electra")),

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from .cli import progress
+from .checks import prompt_word_pairs
 from .config import UserError
 
 PAD, UNK, MASK = "", "[UNK]", "[mask]"
@@ -130,12 +131,13 @@ def prompt_ids(vectorizer, prompt, words, label_names):
     def tokens(words):
         return [t.decode() for t in standardize(tf.constant(words)).numpy().split()]
 
-    word_list = [w.strip() for w in words.split(",")]
-    if "=" in words:  # by class name (checks.py made sure every item is a pair)
-        by_class = dict(item.split("=", 1) for item in word_list)
-        if not set(label_names) <= set(by_class):
-            return None  # before the template is read: a vocabulary of other words may lack its words
-        word_list = [by_class[name].strip() for name in label_names]
+    by_class = prompt_word_pairs(words)
+    if by_class is None:
+        word_list = [w.strip() for w in words.split(",")]
+    elif set(label_names) <= set(by_class):
+        word_list = [by_class[name] for name in label_names]
+    else:
+        return None  # before the template is read: a vocabulary of other words may lack its words
     parts = [tokens(part) for part in prompt.split("{text}")]
     unknown = [t for part in parts for t in part if t not in vocabulary]
     if unknown or len(parts) != 2 or sum(part.count(MASK) for part in parts) != 1:

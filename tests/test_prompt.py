@@ -83,6 +83,8 @@ def test_words_given_by_class_name_apply_to_the_classifiers_whose_classes_they_a
     assert text.prompt_ids(vectorizer, PROMPT, words, ["negative", "positive"]) == ([], [3, 4, 2, 5], [7, 6])
     assert text.prompt_ids(vectorizer, PROMPT, words, ["negative", "neutral", "positive"])[2] == [7, 8, 6]
     assert text.prompt_ids(vectorizer, PROMPT, words, ["sports", "politics"]) is None
+    spaced = "negative = terrible, positive = great"  # the check accepts spaces around "=": so does the reading
+    assert text.prompt_ids(vectorizer, PROMPT, spaced, ["negative", "positive"]) == ([], [3, 4, 2, 5], [7, 6])
     other = text.make_vectorizer(["", "[UNK]", "[mask]", "goal", "vote"], 16)  # no word of the template
     assert text.prompt_ids(other, PROMPT, words, ["sports", "politics"]) is None
     cfg = Config.from_preset("tiny", vocab_size=50, tie_embeddings=True, prompt=PROMPT, prompt_words=words)

@@ -24,85 +24,78 @@ def history_epochs(out):
     return kill_sweep.epochs_in(os.path.join(out, "mlm", "history.csv"))
 
 
-def assert_complete(out, data_dir):
-    """No leftovers of interrupted writes, and test.py scores the exported models."""
-    assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
-    assert not os.path.exists(os.path.join(out, "mlm", "backup"))
-    result = run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline")
-    assert result.returncode == 0, result.stdout + result.stderr
+# A few instants of tests/kill_sweep.py, each chosen by what the run is writing when it is killed. One command
+# is killed at each in turn and rerun: every rerun continues from what the killed ones left (four start-ups of
+# TensorFlow and one run's work, instead of a run and a rerun per instant).
+# Eight epochs of packed 8-token blocks, a backup at every step: backups are written often and some steps are left.
+KILLED = kill_sweep.COMMAND + ["--mlm-epochs", "8", "--backup-every", "1", "--mlm-block-len", "8"]
 
 
-# A few instants of tests/kill_sweep.py, each chosen by what the run is writing when it is killed.
-
-def kill_then_rerun(data_dir, tmp_path, ready, *extra):
-    """Start the sweep's command, SIGKILL it once `ready(out)` holds, rerun it: the rerun's stdout."""
-    out = str(tmp_path / "out")
-    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out, *extra]
-    proc = kill_sweep.start(args, tmp_path / "first.log")
-    kill_sweep.kill_when(proc, lambda: ready(out), tmp_path / "first.log")
+def kill_when(args, ready, log, meanwhile=None):
+    """Start train.py with `args`, call `meanwhile(proc)` if given, SIGKILL it once `ready()` holds; its output
+    so far (unbuffered, so all of it)."""
+    proc = kill_sweep.start(args, log, env={"PYTHONUNBUFFERED": "1"})
+    if meanwhile:
+        meanwhile(proc)
+    kill_sweep.kill_when(proc, ready, log)
     assert proc.returncode == -signal.SIGKILL
-    result = run_script("train.py", *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert kill_sweep.check_finished(out) == []
-    return out, result.stdout
+    return open(log).read()
 
 
-def test_killed_while_reading_data_or_building_the_vocabulary(data_dir, tmp_path):
-    kill_then_rerun(data_dir, tmp_path, lambda out: os.path.exists(os.path.join(out, "config.json")))
+def a_second_run_is_refused(args, out, log):
+    """While the run `proc` holds `out`, the same command is refused, naming the output dir and the process."""
+    def check(proc):
+        lock = os.path.join(out, ".lock")
+        deadline = time.time() + 120
+        while not (os.path.isfile(lock) and open(lock).read().strip() == str(proc.pid)):
+            assert proc.poll() is None and time.time() < deadline, open(log).read()
+            time.sleep(0.05)
+        assert_user_error(run_script("train.py", *args), f"--output-dir {out}", f"process {proc.pid}")
+    return check
 
 
-def test_killed_while_writing_a_backup_continues_from_the_previous_one(data_dir, tmp_path):
-    def writing_a_later_backup(out):
-        history = os.path.join(out, "mlm", "history.csv")
+def test_a_run_killed_at_each_stage_continues_each_time_and_finishes(data_dir, tmp_path):
+    out = str(tmp_path / "out")
+    args = KILLED + ["--data-dir", data_dir, "--output-dir", out]
+    history = os.path.join(out, "mlm", "history.csv")
+
+    # 1. While reading the data or building the vocabulary: its settings are written, nothing else yet.
+    kill_when(args, lambda: os.path.exists(os.path.join(out, "config.json")), tmp_path / "1.log")
+
+    # 2. While writing a later backup of pretraining: the rerun continues from the previous backup.
+    def writing_a_later_backup():
         return (os.path.isfile(history) and len(kill_sweep.epochs_in(history)) >= 2
                 and bool(glob.glob(os.path.join(out, "mlm", "backup.tmp-*"))))
 
-    # Packed blocks first, whole texts last: the rerun reads only the packed steps that its backup lacks.
-    out, stdout = kill_then_rerun(data_dir, tmp_path, writing_a_later_backup, "--mlm-epochs", "8",
-                                  "--backup-every", "1", "--mlm-block-len", "8")
-    assert "pretraining: continuing an interrupted run from its backup" in stdout
-    packed, left = map(int, re.search(r"(\d+) steps on blocks of 8 tokens \((\d+) of them left\)", stdout).groups())
+    kill_when(args, writing_a_later_backup, tmp_path / "2.log")
+
+    # 3. While fine-tuning. Before that, while it pretrains, a second run into the same output dir is refused.
+    # Its log shows how the pretraining continued: packed blocks first, whole texts last, and only the packed
+    # steps that the backup lacks.
+    log = kill_when(args, lambda: bool(glob.glob(os.path.join(out, "rotten_tomatoes", "history_*.csv"))),
+                    tmp_path / "3.log", meanwhile=a_second_run_is_refused(args, out, tmp_path / "3.log"))
+    assert "pretraining: continuing an interrupted run from its backup" in log, log
+    packed, left = map(int, re.search(r"(\d+) steps on blocks of 8 tokens \((\d+) of them left\)", log).groups())
     assert 0 <= left < packed
-    assert "vocab.txt from an interrupted run" in stdout
-    assert history_epochs(out) == list(range(8))  # each epoch once: none lost, none twice
+    assert "vocab.txt from an interrupted run" in log
 
-
-def test_killed_while_fine_tuning(data_dir, tmp_path):
-    _, stdout = kill_then_rerun(data_dir, tmp_path, lambda out: bool(
-        glob.glob(os.path.join(out, "rotten_tomatoes", "history_*.csv"))))
-    assert "skipped" in stdout  # pretraining was finished: not done again
-
-
-def test_killed_during_export_leaves_no_half_model_and_finishes_on_rerun(data_dir, tmp_path):
-    out = str(tmp_path / "out")
-    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out]
-    proc = kill_sweep.start(args, tmp_path / "first.log")
-    # the SavedModel of the classifier is being written into its temporary sibling
-    writing = os.path.join(out, "rotten_tomatoes", "savedmodel.tmp-*")
-    kill_sweep.kill_when(proc, lambda: bool(glob.glob(writing)), tmp_path / "first.log")
+    # 4. While exporting the classifier's SavedModel into its temporary sibling: no half model is left where
+    # test.py looks, and test.py says which model is missing.
+    log = kill_when(args, lambda: bool(glob.glob(os.path.join(out, "rotten_tomatoes", "savedmodel.tmp-*"))),
+                    tmp_path / "4.log")
+    assert "skipped" in log  # pretraining was finished: not done again
     assert not os.path.exists(os.path.join(out, "rotten_tomatoes", "savedmodel"))
     assert_user_error(run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline"),
                       "rotten_tomatoes/savedmodel")
 
+    # 5. The last rerun only exports.
     result = run_script("train.py", *args)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "skipped" in result.stdout  # pretraining was finished: not done again
-    assert "rotten_tomatoes: trained by an interrupted run" in result.stdout  # only exported
-    assert_complete(out, data_dir)
-
-
-def test_a_second_run_into_a_busy_output_dir_is_refused_and_the_first_finishes(data_dir, tmp_path):
-    out = str(tmp_path / "out")
-    args = kill_sweep.COMMAND + ["--data-dir", data_dir, "--output-dir", out]
-    first = kill_sweep.start(args, tmp_path / "first.log")
-    lock = os.path.join(out, ".lock")
-    deadline = time.time() + 120
-    while not (os.path.isfile(lock) and open(lock).read().strip() == str(first.pid)):
-        assert first.poll() is None and time.time() < deadline, open(tmp_path / "first.log").read()
-        time.sleep(0.05)
-    assert_user_error(run_script("train.py", *args), f"--output-dir {out}", f"process {first.pid}")
-    assert first.wait(timeout=300) == 0, open(tmp_path / "first.log").read()
+    assert "rotten_tomatoes: trained by an interrupted run" in result.stdout
     assert kill_sweep.check_finished(out) == []
+    assert history_epochs(out) == list(range(8))  # each epoch once: none lost, none twice
+    result = run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mirrored_over_two_cpu_devices(data_dir, tmp_path):
@@ -114,7 +107,7 @@ def test_mirrored_over_two_cpu_devices(data_dir, tmp_path):
     assert "steps of 32 texts on 2 replicas" in result.stdout  # tiny's batch of 16 per replica
     with open(os.path.join(out, "run.json")) as f:
         assert json.load(f)["replicas"] == 2
-    assert_complete(out, data_dir)
+    assert kill_sweep.check_finished(out) == []  # no leftovers, SavedModels that load and answer
 
 
 def free_ports(n):
@@ -149,7 +142,7 @@ def test_two_localhost_workers_pretrain_together(data_dir, tmp_path):
     assert logs[0].split("epoch 2/2")[1].split("\n")[0] == logs[1].split("epoch 2/2")[1].split("\n")[0]
     assert "worker 1: pretraining done" in logs[1]
     assert history_epochs(out) == [0, 1]
-    assert_complete(out, data_dir)
+    assert kill_sweep.check_finished(out) == []  # no leftovers, SavedModels that load and answer
 
 
 def test_multi_worker_without_tf_config_is_refused(data_dir, tmp_path):

@@ -95,7 +95,7 @@ def run(args, cfg, started, commit):
 
     # === The run's record ===
     rundir.write_json(os.path.join(out, "run.json"), {**runinfo.run_record(started, commit, gflops),
-                                                      "replicas": replicas,
+                                                      "preset": args.preset, "replicas": replicas,
                                                       "distribute": distribute.strategy_name(strategy)})
     log(f"done. In {out}/: config.json, run.json, vocab.txt, validation.json (chosen epochs), plots/*.png, "
         f"logs/ (TensorBoard), mlm/savedmodel (fill_mask), "

@@ -28,8 +28,9 @@ DATASETS = (("imdb", "IMDB"), ("rotten_tomatoes", "RT"))
 NONE = "–"
 
 
-def describe(cfg):
-    """The preset closest to `cfg`, with the settings that differ from it: 'keras-example, mlm_epochs=3'."""
+def describe(cfg, preset=None):
+    """`preset` (the run's own, from run.json; else the preset closest to `cfg`, for runs that predate it), with
+    the settings of `cfg` that differ from its values today: 'keras-example, mlm_epochs=3'."""
     def differences(preset):
         base = Config.from_preset(preset).to_dict()
         return {k: v for k, v in cfg.to_dict().items() if base[k] != v}
@@ -37,7 +38,8 @@ def describe(cfg):
     def shown(v):  # an empty text or one with spaces in quotes, as on a command line
         return json.dumps(v) if isinstance(v, str) and (not v or " " in v) else v
 
-    preset = min(PRESETS, key=lambda p: len(differences(p)))
+    if preset not in PRESETS:
+        preset = min(PRESETS, key=lambda p: len(differences(p)))
     return ", ".join([f"`{preset}`"] + [f"{k}={shown(v)}" for k, v in differences(preset).items()])
 
 
@@ -56,13 +58,14 @@ def _pct(x):
 
 
 def row(run, scored=True):
+    record = _read(run, "run.json", required=False)  # runs older than run.json show "–" for its columns
     if os.path.isfile(os.path.join(run, "baseline.json")):
         baseline = _read(run, "baseline.json")
         what = f"{baseline['model']} (baseline, not shipped)"
     else:
-        what = describe(Config.from_dict(_read(run, "config.json"), os.path.join(run, "config.json")))
-    # Runs older than run.json show "–" for its columns.
-    record, validation = _read(run, "run.json", required=False), _read(run, "validation.json")
+        cfg = Config.from_dict(_read(run, "config.json"), os.path.join(run, "config.json"))
+        what = describe(cfg, record.get("preset"))
+    validation = _read(run, "validation.json")
     metrics = _read(run, "metrics.json") if scored else {}
 
     def pct(x):

@@ -42,6 +42,7 @@ def test_train_writes_every_artifact(tiny_run):
     assert list(history["epoch"]) == [0, 1] and {"loss", "masked_accuracy", "val_loss"} <= set(history)
     record = json.load(open(os.path.join(tiny_run, "run.json")))
     assert record["wall_minutes"] > 0 and "CPU cores" in record["machine"] and record["matmul_gflops"] > 0
+    assert record["preset"] == "tiny"  # what `results` names the run by
     chosen = json.load(open(os.path.join(tiny_run, "validation.json")))["imdb"]
     assert chosen["phase"] in ("frozen", "finetune") and 0 <= chosen["val_accuracy"] <= 1
 

@@ -17,10 +17,11 @@ def read(path):
         return f.read()
 
 
-def fake_run(folder, config, wall_minutes, val, test, commit="abc1234", gflops=None, finished=None):
+def fake_run(folder, config, wall_minutes, val, test, commit="abc1234", gflops=None, finished=None, preset=None):
     os.makedirs(folder)
     record = {"commit": commit, "machine": "x86_64, 2 CPU cores, no GPU", "wall_minutes": wall_minutes,
-              **({"matmul_gflops": gflops} if gflops else {}), **({"finished": finished} if finished else {})}
+              **({"matmul_gflops": gflops} if gflops else {}), **({"finished": finished} if finished else {}),
+              **({"preset": preset} if preset else {})}
     files = {"config.json": config, "run.json": record,
              "validation.json": {name: {"val_accuracy": v} for name, v in val.items()},
              "metrics.json": {name: {"accuracy": t} for name, t in test.items()}}
@@ -49,6 +50,18 @@ def test_results_table_names_the_preset_and_what_differs(tmp_path):
         "| `a` | `cpu-hour`, seed=7 | 58.2 | x86_64, 2 CPU cores, no GPU, 117 GFLOP/s | 90.12 | not scored | 78.11 "
         "| not scored "
         "| `abc1234` |")
+
+
+def test_a_run_is_named_by_the_preset_it_was_run_with_else_the_nearest(tmp_path):
+    # cpu-hour made as deep and as long as `best`, untied, with learned positions and no prompt: 3 settings
+    # from `best` (its pretraining batches), 7 from cpu-hour.
+    cfg = Config.from_preset("cpu-hour", num_layers=4, ff_dim=512, time_budget=150.0, tie_embeddings=False,
+                             positions="learned", prompt="", prompt_words="")
+    assert results.describe(cfg) == "`best`, mlm_block_len=128, mlm_batch_size=8, mlm_min_share=0.35"
+    assert results.describe(cfg, "cpu-hour") == ("`cpu-hour`, ff_dim=512, num_layers=4, positions=learned, "
+                                                 'tie_embeddings=False, time_budget=150.0, prompt="", prompt_words=""')
+    run = fake_run(tmp_path / "a", cfg.to_dict(), 1.0, {"imdb": 0.9}, {"imdb": 0.9}, preset="cpu-hour")
+    assert results.table([run]).splitlines()[2].startswith("| `a` | `cpu-hour`, ff_dim=512, ")
 
 
 @pytest.mark.slow

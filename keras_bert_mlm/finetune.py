@@ -43,10 +43,16 @@ def label_names(split):
     return split.get("label_names", BINARY_LABELS)
 
 
+def prompt_of(cfg, vectorizer, labels):
+    """The ids of `cfg.prompt` for a classifier of the classes `labels` (`text.prompt_ids`), or None: without
+    a prompt, or when `cfg.prompt_words` does not name all of `labels` (that classifier pools instead)."""
+    return text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, labels) if cfg.prompt else None
+
+
 def build_classifier(encoder, cfg, vectorizer, labels=BINARY_LABELS):
     """The classifier of `cfg`'s settings on `encoder`, for the classes `labels`: a head on pooled vectors,
-    or with `cfg.prompt`, the masked-LM head filling in the prompt's blank with one word per class."""
-    prompt = cfg.prompt and text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, labels)
+    or with a prompt (`prompt_of`), the masked-LM head filling in its blank with one word per class."""
+    prompt = prompt_of(cfg, vectorizer, labels)
     if prompt:
         return models.build_prompt_classifier(encoder, *prompt, head_dropout=cfg.head_dropout)
     return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=len(labels))
@@ -126,7 +132,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     with strategy.scope():
         encoder = models.copy_encoder(pretrained_encoder, cfg.dropout)
         classifier = build_classifier(encoder, cfg, vectorizer, label_names(split))
-    if cfg.prompt and "prompt" not in [layer.name for layer in classifier.layers]:
+    if cfg.prompt and not prompt_of(cfg, vectorizer, label_names(split)):
         log(f"{name}: --prompt-words names not all of its classes ({', '.join(label_names(split))}): pooled head")
 
     best = {"val_accuracy": -1.0}

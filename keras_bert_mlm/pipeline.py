@@ -15,7 +15,7 @@ from . import data, distribute, memory, plots, rundir, runinfo, teacher, text
 from . import models  # noqa: F401 (registers the layers that encoder.keras holds)
 from .cli import log
 from .config import UserError
-from .finetune import finetune, label_names, time_classifiers
+from .finetune import finetune, label_names, prompt_of, time_classifiers
 from .planner import finetune_deadlines, finetune_reserve
 from .pretrain import pretrain
 
@@ -56,8 +56,8 @@ def run(args, cfg, started, commit):
         return finetune_reserve(timings)
 
     def check_prompt(vectorizer):  # an unknown --prompt word fails before pretraining, not after it
-        for name in todo if cfg.prompt else ():
-            text.prompt_ids(vectorizer, cfg.prompt, cfg.prompt_words, label_names(splits[name]))
+        for name in todo:
+            prompt_of(cfg, vectorizer, label_names(splits[name]))
 
     if args.pretrained:
         log(f"reusing the vocabulary and pretrained encoder of {args.pretrained}")

@@ -31,27 +31,25 @@ def history_epochs(out):
 KILLED = kill_sweep.COMMAND + ["--mlm-epochs", "8", "--backup-every", "1", "--mlm-block-len", "8"]
 
 
-def kill_when(args, ready, log, meanwhile=None):
-    """Start train.py with `args`, call `meanwhile(proc)` if given, SIGKILL it once `ready()` holds; its output
-    so far (unbuffered, so all of it)."""
-    proc = kill_sweep.start(args, log, env={"PYTHONUNBUFFERED": "1"})
-    if meanwhile:
-        meanwhile(proc)
+def start(args, log):
+    """train.py with `args` in the background, its output (unbuffered, so all of it) in `log`."""
+    return kill_sweep.start(args, log, env={"PYTHONUNBUFFERED": "1"})
+
+
+def kill_when(proc, ready, log):
+    """SIGKILL `proc` once `ready()` holds; its output so far."""
     kill_sweep.kill_when(proc, ready, log)
     assert proc.returncode == -signal.SIGKILL
     return open(log).read()
 
 
-def a_second_run_is_refused(args, out, log):
-    """While the run `proc` holds `out`, the same command is refused, naming the output dir and the process."""
-    def check(proc):
-        lock = os.path.join(out, ".lock")
-        deadline = time.time() + 120
-        while not (os.path.isfile(lock) and open(lock).read().strip() == str(proc.pid)):
-            assert proc.poll() is None and time.time() < deadline, open(log).read()
-            time.sleep(0.05)
-        assert_user_error(run_script("train.py", *args), f"--output-dir {out}", f"process {proc.pid}")
-    return check
+def wait_until_it_holds(out, proc, log):
+    """Wait until `proc` has locked the output dir `out` (its process id in `out/.lock`)."""
+    lock = os.path.join(out, ".lock")
+    deadline = time.time() + 120
+    while not (os.path.isfile(lock) and open(lock).read().strip() == str(proc.pid)):
+        assert proc.poll() is None and time.time() < deadline, open(log).read()
+        time.sleep(0.05)
 
 
 def test_a_run_killed_at_each_stage_continues_each_time_and_finishes(data_dir, tmp_path):
@@ -60,30 +58,37 @@ def test_a_run_killed_at_each_stage_continues_each_time_and_finishes(data_dir, t
     history = os.path.join(out, "mlm", "history.csv")
 
     # 1. While reading the data or building the vocabulary: its settings are written, nothing else yet.
-    kill_when(args, lambda: os.path.exists(os.path.join(out, "config.json")), tmp_path / "1.log")
+    log = tmp_path / "1.log"
+    kill_when(start(args, log), lambda: os.path.exists(os.path.join(out, "config.json")), log)
 
     # 2. While writing a later backup of pretraining: the rerun continues from the previous backup.
     def writing_a_later_backup():
         return (os.path.isfile(history) and len(kill_sweep.epochs_in(history)) >= 2
                 and bool(glob.glob(os.path.join(out, "mlm", "backup.tmp-*"))))
 
-    kill_when(args, writing_a_later_backup, tmp_path / "2.log")
+    log = tmp_path / "2.log"
+    kill_when(start(args, log), writing_a_later_backup, log)
 
     # 3. While fine-tuning. Before that, while it pretrains, a second run into the same output dir is refused.
     # Its log shows how the pretraining continued: packed blocks first, whole texts last, and only the packed
     # steps that the backup lacks.
-    log = kill_when(args, lambda: bool(glob.glob(os.path.join(out, "rotten_tomatoes", "history_*.csv"))),
-                    tmp_path / "3.log", meanwhile=a_second_run_is_refused(args, out, tmp_path / "3.log"))
-    assert "pretraining: continuing an interrupted run from its backup" in log, log
-    packed, left = map(int, re.search(r"(\d+) steps on blocks of 8 tokens \((\d+) of them left\)", log).groups())
+    log = tmp_path / "3.log"
+    proc = start(args, log)
+    wait_until_it_holds(out, proc, log)
+    assert_user_error(run_script("train.py", *args), f"--output-dir {out}", f"process {proc.pid}")
+    output = kill_when(proc, lambda: bool(glob.glob(os.path.join(out, "rotten_tomatoes", "history_*.csv"))), log)
+    assert "pretraining: continuing an interrupted run from its backup" in output, output
+    packed, left = map(int, re.search(r"(\d+) steps on blocks of 8 tokens \((\d+) of them left\)", output).groups())
     assert 0 <= left < packed
-    assert "vocab.txt from an interrupted run" in log
+    assert "vocab.txt from an interrupted run" in output
 
     # 4. While exporting the classifier's SavedModel into its temporary sibling: no half model is left where
     # test.py looks, and test.py says which model is missing.
-    log = kill_when(args, lambda: bool(glob.glob(os.path.join(out, "rotten_tomatoes", "savedmodel.tmp-*"))),
-                    tmp_path / "4.log")
-    assert "skipped" in log  # pretraining was finished: not done again
+    def exporting():
+        return bool(glob.glob(os.path.join(out, "rotten_tomatoes", "savedmodel.tmp-*")))
+
+    log = tmp_path / "4.log"
+    assert "skipped" in kill_when(start(args, log), exporting, log)  # pretraining was finished: not done again
     assert not os.path.exists(os.path.join(out, "rotten_tomatoes", "savedmodel"))
     assert_user_error(run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline"),
                       "rotten_tomatoes/savedmodel")

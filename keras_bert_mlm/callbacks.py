@@ -66,11 +66,13 @@ class Deadline(keras.callbacks.Callback):
 
 
 class StageClock(keras.callbacks.Callback):
-    """Times the first `measure_steps` steps of a stage and logs when the stage should end."""
+    """Logs when a stage should end: a first estimate after `at_steps[0]` timed steps of its first epoch, and a
+    firmer one after each later count in `at_steps`. Batches of texts of varied length vary in cost several times
+    over, so a few early steps are a poor sample of an epoch's pace: the clock speaks again once it has seen more."""
 
-    def __init__(self, stage, steps_per_epoch, epochs, measure_steps=20):
+    def __init__(self, stage, steps_per_epoch, epochs, at_steps=(20, 200)):
         super().__init__()
-        self.stage, self.steps_per_epoch, self.epochs, self.measure_steps = stage, steps_per_epoch, epochs, measure_steps
+        self.stage, self.steps_per_epoch, self.epochs, self.at_steps = stage, steps_per_epoch, epochs, at_steps
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -80,13 +82,14 @@ class StageClock(keras.callbacks.Callback):
             self.start = time.time()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 0 and batch == 1 + self.measure_steps and self.steps_per_epoch > batch:
-            per_step = (time.time() - self.start) / self.measure_steps
+        timed = batch - 1
+        if self.epoch == 0 and timed in self.at_steps and self.steps_per_epoch > batch:
+            per_step = (time.time() - self.start) / timed
             left = per_step * (self.steps_per_epoch * self.epochs - batch - 1)
             if sys.stdout.isatty():
                 print(flush=True)  # end the progress bar's line
             span = f"{left / 60:.0f} min" if left >= 120 else f"{left:.0f} s"
-            cli.log(f"{self.stage}: {per_step:.3f} s/step measured, about {span} to go (until about "
+            cli.log(f"{self.stage}: {per_step:.3f} s/step over {timed} steps, about {span} to go (until about "
                     f"{time.strftime('%H:%M', time.localtime(time.time() + left))}, validation not counted)")
 
 

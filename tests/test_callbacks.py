@@ -155,3 +155,19 @@ def test_copy_positions_happens_once_when_the_whole_text_steps_begin_or_at_the_e
     assert not any(seen[step] for step in range(4, 8)) and not copied()
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.CopyPositions(embed, 2, 100)])
     assert copied()
+
+
+def test_stage_clock_speaks_early_then_again_from_a_larger_sample(monkeypatch, capsys):
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
+    stage_clock = callbacks.StageClock("imdb fine-tuning", steps_per_epoch=1000, epochs=2)
+    stage_clock.on_epoch_begin(0)
+    for batch in range(300):
+        stage_clock.on_train_batch_begin(batch)
+        clock[0] += 2.0 if batch < 22 else 1.0  # the first steps are the slow ones
+        stage_clock.on_train_batch_end(batch)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert "2.000 s/step over 20 steps" in lines[0] and "about 66 min to go" in lines[0]
+    # 20 steps of 2 s and 180 of 1 s; 1,798 of the 2,000 steps are left
+    assert "1.100 s/step over 200 steps" in lines[1] and "about 33 min to go" in lines[1]

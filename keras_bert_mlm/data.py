@@ -3,7 +3,7 @@ what a run reads: built-in datasets or your own tasks (`sources.py`), and the pr
 
     splits = load_dataset("imdb", "../shared/data", imdb_val_size=2500, seed=42)
     splits["train"].head()   # DataFrame with columns text, label (positive = 1)
-    texts = pretraining_corpus("../shared/data")   # IMDB train + unsup + RT train, never test text
+    texts = pretraining_corpus("../shared/data")   # IMDB train + unsup + RT train, never validation or test
     splits, label_names = load_labelled(cfg, "imdb", "../shared/data")   # a built-in dataset or a --task
 
 A dataset missing from the data dir is fetched once with `keras.utils.get_file` (cached under
@@ -121,17 +121,22 @@ def read_imdb(path):
 
 
 def imdb_splits(df, val_size, seed):
-    """train / validation / test DataFrames; validation is a seeded, stratified draw from train."""
+    """train / validation / test DataFrames; validation is a seeded, stratified draw from train. IMDB repeats
+    some reviews word for word across its folders: a training review that is also a validation or test text
+    is left out of train, so no evaluated text is ever trained on."""
     train = df[(df["split"] == "train") & (df["label"] >= 0)]
     fraction = val_size / max(len(train), 1)
     if not 0 <= fraction < 1:
         raise UserError(f"--imdb-val-size {val_size} is not smaller than the {len(train)} IMDB training reviews")
     val = train.groupby("label", group_keys=False).sample(frac=fraction, random_state=seed)
+    test = df[df["split"] == "test"]
+    train = train.drop(val.index)
+    train = train[~train["text"].isin(val["text"]) & ~train["text"].isin(test["text"])]
     keep = ["text", "label"]
     return {
-        "train": train.drop(val.index)[keep].reset_index(drop=True),
+        "train": train[keep].reset_index(drop=True),
         "validation": val.sort_index()[keep].reset_index(drop=True),
-        "test": df[df["split"] == "test"][keep].reset_index(drop=True),
+        "test": test[keep].reset_index(drop=True),
     }
 
 
@@ -162,22 +167,20 @@ def load_dataset(name, data_dir, imdb_val_size=2500, seed=42, offline=False):
     return {k: v.copy() for k, v in read_rotten_tomatoes(path).items()}
 
 
-def imdb_unlabelled(data_dir, offline=False):
-    """IMDB's unlabelled (train/unsup) reviews, in file-name order."""
+def imdb_unlabelled(data_dir, offline=False, imdb_val_size=2500, seed=42):
+    """IMDB's unlabelled (train/unsup) reviews, in file-name order, less any that repeat a validation or test
+    review (validation as `imdb_splits` draws it with `imdb_val_size` and `seed`)."""
     imdb = read_imdb(find_source("imdb", data_dir, offline))
-    return imdb.loc[imdb["split"] == "unsup", "text"].tolist()
+    splits = imdb_splits(imdb, imdb_val_size, seed)
+    unread = set(splits["validation"]["text"]) | set(splits["test"]["text"])
+    return [t for t in imdb.loc[imdb["split"] == "unsup", "text"] if t not in unread]
 
 
-def imdb_sentences(data_dir, offline=False, limit=None):
+def imdb_sentences(data_dir, offline=False, limit=None, imdb_val_size=2500, seed=42):
     """Sentences cut from IMDB's unlabelled reviews (at `.`, `!`, `?` and `<br />`), those of 5 to 60 words,
     in file order, at most `limit` of them: unlabelled text of Rotten Tomatoes' kind (one sentence each)."""
-    sentences = []
-    for review in imdb_unlabelled(data_dir, offline):
-        for sentence in sentences_of(review):
-            sentences.append(sentence)
-            if len(sentences) == limit:
-                return sentences
-    return sentences
+    sentences = (s for review in imdb_unlabelled(data_dir, offline, imdb_val_size, seed) for s in sentences_of(review))
+    return list(itertools.islice(sentences, limit))
 
 
 def sentences_of(review):
@@ -185,11 +188,13 @@ def sentences_of(review):
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+|<br\s*/?>", review) if 5 <= len(s.split()) <= 60]
 
 
-def pretraining_corpus(data_dir, offline=False):
-    """Texts for MLM pretraining: IMDB train (labeled and unsup) and Rotten Tomatoes train. No test text."""
-    imdb = read_imdb(find_source("imdb", data_dir, offline))
+def pretraining_corpus(data_dir, offline=False, imdb_val_size=2500, seed=42):
+    """Texts for MLM pretraining: IMDB's training and unlabelled reviews (`imdb_splits`' train, without its
+    validation reviews or any repeat of a validation or test one) and Rotten Tomatoes train. Validation, and
+    the minimal edits made of its reviews, are texts the encoder never read."""
+    imdb_train = load_dataset("imdb", data_dir, imdb_val_size, seed, offline)["train"]["text"].tolist()
     rt = read_rotten_tomatoes(find_source("rotten_tomatoes", data_dir, offline))
-    return imdb.loc[imdb["split"] != "test", "text"].tolist() + rt["train"]["text"].tolist()
+    return imdb_train + imdb_unlabelled(data_dir, offline, imdb_val_size, seed) + rt["train"]["text"].tolist()
 
 
 BINARY_LABELS = ["negative", "positive"]  # the built-in datasets' classes: label 0 and label 1
@@ -229,7 +234,7 @@ def pretraining_texts(cfg, splits, data_dir, tfds_dir=None, offline=False):
         return Texts([texts], f"the training texts of {', '.join(cfg.tasks)} ({len(texts)})")
     parts, described = [], []
     if "builtin" in specs:
-        parts.append(pretraining_corpus(data_dir, offline))
+        parts.append(pretraining_corpus(data_dir, offline, cfg.imdb_val_size, cfg.seed))
         described.append(f"IMDB and Rotten Tomatoes' training text ({len(parts[-1])})")
     own = [spec for spec in specs if spec != "builtin"]
     if own:

@@ -126,7 +126,7 @@ def read_splits(cfg, data_dir, offline, tfds_dir=None):
                              ("rotten_tomatoes", "distill_sentences", data.imdb_sentences)):
         wanted = getattr(cfg, flag)
         if wanted and name in splits:
-            unlabelled = read(data_dir, offline)[:wanted]
+            unlabelled = read(data_dir, offline, imdb_val_size=cfg.imdb_val_size, seed=cfg.seed)[:wanted]
             if not unlabelled:
                 raise UserError(f"--{flag.replace('_', '-')} {wanted}: no aclImdb/train/unsup reviews in "
                                 f"--data-dir {data_dir} (0 fine-tunes on the labelled texts only)")

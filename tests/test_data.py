@@ -43,23 +43,48 @@ def test_rotten_tomatoes_canonical_split_and_latin1(tmp_path):
     assert "café naïve" in text and text == text.strip()
 
 
-def test_pretraining_corpus_has_no_test_text(tmp_path):
+def test_pretraining_corpus_has_no_validation_or_test_text(tmp_path):
     data_dir = fixtures.make_data_dir(str(tmp_path), n_train=40, n_test=30, n_unsup=20, n_per_class=50)
-    corpus = data.pretraining_corpus(data_dir, offline=True)
-    assert len(corpus) == 40 + 20 + 80  # IMDB train + unsup + RT train
+    corpus = data.pretraining_corpus(data_dir, offline=True, imdb_val_size=8, seed=3)
+    assert len(corpus) == 40 - 8 + 20 + 80  # IMDB train less validation + unsup + RT train
     assert not any("testonlyword" in t for t in corpus)
+    imdb = data.load_dataset("imdb", data_dir, imdb_val_size=8, seed=3, offline=True)
+    assert set(imdb["train"]["text"]) <= set(corpus) and not set(corpus) & set(imdb["validation"]["text"])
     rt = data.load_dataset("rotten_tomatoes", data_dir, offline=True)
     assert not set(corpus) & (set(rt["test"]["text"]) | set(rt["validation"]["text"]))
 
 
+def test_reviews_that_repeat_a_validation_or_test_review_are_never_trained_on(tmp_path):
+    # IMDB repeats some reviews word for word across its folders: copies of an evaluated review are dropped.
+    data_dir = fixtures.make_data_dir(str(tmp_path), archives=False, n_train=40, n_test=30, n_unsup=20)
+    before = data.load_dataset("imdb", data_dir, imdb_val_size=8, seed=3, offline=True)
+    test_text, val_text, train_text = (before[split]["text"][0] for split in ("test", "validation", "train"))
+    reviews = data.read_imdb(data.find_source("imdb", data_dir))
+    train_file = reviews.loc[reviews["text"] == train_text, "file"].item()
+    for path, text in ((train_file, test_text), ("aclImdb/train/unsup/900_0.txt", test_text),
+                       ("aclImdb/train/unsup/901_0.txt", val_text)):
+        with open(os.path.join(data_dir, path), "w", encoding="utf-8") as f:
+            f.write(text)
+    data.read_imdb.cache_clear()
+    after = data.load_dataset("imdb", data_dir, imdb_val_size=8, seed=3, offline=True)
+    # the same validation draw; the training review made a copy of a test one is gone, the copy stays in test
+    assert after["validation"].equals(before["validation"])
+    assert after["train"]["text"].tolist() == before["train"]["text"][1:].tolist()
+    assert after["test"]["text"].tolist() == before["test"]["text"].tolist()
+    unlabelled = data.imdb_unlabelled(data_dir, offline=True, imdb_val_size=8, seed=3)
+    corpus = data.pretraining_corpus(data_dir, offline=True, imdb_val_size=8, seed=3)
+    assert len(unlabelled) == 20 and len(corpus) == 31 + 20 + 80  # IMDB train, unsup, RT train
+    assert test_text not in corpus and val_text not in corpus
+
+
 def test_imdb_sentences_are_cut_from_the_unlabelled_reviews(tmp_path):
     data_dir = fixtures.make_data_dir(str(tmp_path), n_train=20, n_test=10, n_unsup=30)
-    unlabelled = data.imdb_unlabelled(data_dir, offline=True)
-    sentences = data.imdb_sentences(data_dir, offline=True)
+    unlabelled = data.imdb_unlabelled(data_dir, offline=True, imdb_val_size=4)
+    sentences = data.imdb_sentences(data_dir, offline=True, imdb_val_size=4)
     # The fixture's reviews: one sentence of 8 to 40 words, "<br /><br />", "The end." (2 words: dropped).
     assert sentences == [review.split("<br")[0].strip() for review in unlabelled]
     assert all(5 <= len(s.split()) <= 60 and "<br" not in s for s in sentences)
-    assert data.imdb_sentences(data_dir, offline=True, limit=7) == sentences[:7]
+    assert data.imdb_sentences(data_dir, offline=True, limit=7, imdb_val_size=4) == sentences[:7]
 
 
 def test_missing_dataset_offline_names_the_files(tmp_path):
@@ -85,7 +110,9 @@ def test_real_data_counts():
     imdb = data.read_imdb(data.find_source("imdb", SHARED_DATA, offline=True))
     assert imdb.groupby("split").size().to_dict() == {"train": 25000, "test": 25000, "unsup": 50000}
     splits = data.load_dataset("imdb", SHARED_DATA, imdb_val_size=2500, seed=42, offline=True)
-    assert {k: len(v) for k, v in splits.items()} == {"train": 22500, "validation": 2500, "test": 25000}
+    # 133 of the 22,500 others repeat a validation or test review word for word, and are left out of train
+    assert {k: len(v) for k, v in splits.items()} == {"train": 22367, "validation": 2500, "test": 25000}
+    assert len(data.imdb_unlabelled(SHARED_DATA, offline=True)) == 50000 - 321  # repeats of evaluated reviews
     rt = data.load_dataset("rotten_tomatoes", SHARED_DATA, offline=True)
     assert {k: len(v) for k, v in rt.items()} == {"train": 8530, "validation": 1066, "test": 1066}
     assert {k: int(v["label"].sum()) for k, v in rt.items()} == {"train": 4265, "validation": 533, "test": 533}

@@ -192,6 +192,12 @@ def read_task(name, spec, text_column="text", label_column="label", split_column
     if not spec.startswith("tfds:"):
         frames, label_names = _encode_labels(spec, frames, label_column)
     frames = _draw(name, frames, holdout, seed)
+    repeats = frames["train"]["text"].isin(pd.concat([frames["validation"]["text"], frames["test"]["text"]]))
+    if repeats.any():  # a text that is scored is never trained on, even as a word-for-word copy
+        if repeats.all():
+            raise UserError(f"{spec}: every training text repeats a validation or test text")
+        log(f"{name}: left out {int(repeats.sum())} training texts that repeat a validation or test text")
+        frames["train"] = frames["train"][~repeats]
     return {split: pd.DataFrame({"text": frames[split]["text"].astype(str).to_numpy(),
                                  "label": frames[split]["label"].astype("int64").to_numpy()})
             for split in ("train", "validation", "test")}, label_names

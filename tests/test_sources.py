@@ -187,6 +187,16 @@ def test_rows_with_an_empty_text_are_dropped_and_counted(tmp_path, capsys):
     assert sum(len(frame) for frame in splits.values()) == 30
 
 
+def test_training_texts_that_repeat_a_scored_text_are_left_out(tmp_path, capsys):
+    rows = [{"text": f"text {i % 8}", "label": "pos" if i % 2 else "neg", "split": split}
+            for i, split in enumerate(["train"] * 8 + ["validation"] * 2 + ["test"] * 2 + ["train"] * 2)]
+    splits, _ = read_task("t", fixtures.write_table(tmp_path / "t.csv", rows))
+    assert "t: left out 4 training texts that repeat a validation or test text" in capsys.readouterr().out
+    assert splits["train"]["text"].tolist() == ["text 4", "text 5", "text 6", "text 7", "text 4", "text 5"]
+    with pytest.raises(UserError, match="every training text repeats a validation or test text"):
+        read_task("t", fixtures.write_table(tmp_path / "u.csv", rows[:4] + [dict(r, split="test") for r in rows[:4]]))
+
+
 def test_task_errors_name_the_culprit(tmp_path):
     def task(rows, name="t.csv", **kwargs):
         return lambda: read_task("t", fixtures.write_table(tmp_path / name, rows), **kwargs)

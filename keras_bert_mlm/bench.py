@@ -3,7 +3,8 @@
     python3 -m keras_bert_mlm.bench --preset keras-example --data-dir ../shared/data --seconds 60
 
 Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gathered positions, fused
-loss, length-bucketed batches), `mlm_train_reference` (the example: vocabulary logits at all
+loss, length-bucketed batches), `mlm_train_packed` (the same on packed blocks with the preset's pretraining
+dropout and tied head, as `--mlm-block-len` pretrains), `mlm_train_reference` (the example: vocabulary logits at all
 positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `electra_train`
 (ours, `--objective electra`: generator, sampling and discriminator; its FLOPs count all three), `serve` and
 `serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `embed` (the same
@@ -106,6 +107,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="real reviews from here; synthetic when absent")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring time per measure (default: 30)")
     parser.add_argument("--texts", type=int, default=4000, help="texts to sample (default: 4000)")
+    parser.add_argument("--mlm-block-len", type=int, default=None, metavar="N",
+                        help="time pretraining on packed N-token blocks too (default: the preset's; 0: not)")
     args = parser.parse_args(argv)
 
     from . import export, masking, memory, models, text
@@ -128,6 +131,19 @@ def main(argv=None):
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
     emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
     emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="mlm_train")
+
+    # The steps a preset with --mlm-block-len runs most: packed blocks, its pretraining dropout and head.
+    block_cfg = Config(**{**cfg.to_dict(), "mlm_block_len": cfg.mlm_block_len if args.mlm_block_len is None
+                          else args.mlm_block_len})
+    if block_cfg.mlm_block_len:
+        packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
+                                                                    "dropout": cfg.mlm_dropout}),
+                                            tie_embeddings=cfg.tie_embeddings)
+        packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+        blocks = iter(masking.packed_dataset(ids, block_cfg)[0])
+        blocks_s, p_tokens_s, p_gflops = time_training(packed, blocks, args.seconds, cfg)
+        emit(measure="mlm_train_packed", block_len=block_cfg.mlm_block_len, blocks_per_s=blocks_s,
+             tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
 
     # Ours, ELECTRA's objective: the same texts and encoder, with a generator.
     electra_cfg = Config(**{**cfg.to_dict(), "objective": "electra"})

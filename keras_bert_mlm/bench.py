@@ -74,7 +74,8 @@ def flops_per_step(cfg, ids, chosen):
 def electra_config(cfg):
     """`cfg` with ELECTRA's objective, for timing it on the same encoder: a prompt and a tied masked-LM head
     belong to `--objective mlm`, so they go (the generator has its own output layer)."""
-    return Config(**{**cfg.to_dict(), "objective": "electra", "tie_embeddings": False, "prompt": "", "prompt_words": ""})
+    return Config(**{**cfg.to_dict(), "objective": "electra", "tie_embeddings": False, "prompt": "",
+                     "prompt_words": ""})
 
 
 def time_training(model, batches, seconds, cfg):

@@ -204,4 +204,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
+    done = int(mlm.optimizer.iterations.numpy())
+    if done < epochs * steps:  # the deadline came first: the steps ran slower than the plan timed them
+        whole = "" if packed_ds is None or done > plan["packed_steps"] else ", none of them on whole texts"
+        log(f"pretraining: the deadline stopped it after {done} of its {epochs * steps} steps{whole} (timed at "
+            f"{plan['seconds_per_step']:.3f} s/step, they ran slower), before the learning rate's decay ended")
     return mlm

@@ -1,7 +1,9 @@
+import time
+
 import keras
 import numpy as np
 
-from keras_bert_mlm import models, pretrain  # noqa: F401 (models: registers the layers encoder.keras holds)
+from keras_bert_mlm import models, planner, pretrain  # noqa: F401 (models: registers the layers encoder.keras holds)
 from keras_bert_mlm.config import Config
 
 
@@ -21,3 +23,14 @@ def test_packed_pretraining_can_start_the_later_positions_from_the_blocks(tmp_pa
     table = encoder.get_layer("embeddings").position_embedding.embeddings.numpy()
     assert all(np.allclose(table[start:start + 8], table[:8]) for start in (8, 16, 24))
     assert not np.allclose(table[1], table[0])
+
+
+def test_a_pretraining_the_deadline_stops_says_so(tmp_path, monkeypatch, capsys):
+    # Steps timed a thousand times faster than they run: the plan holds far more than the deadline allows.
+    monkeypatch.setattr(planner, "seconds_per_step", lambda build, dataset: 1e-4)
+    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
+    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1000, mlm_val_size=8, vocab_size=64,
+                             time_budget=1.0)
+    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0, deadline=time.time() + 8)
+    line = [line for line in capsys.readouterr().out.splitlines() if "the deadline stopped it" in line]
+    assert len(line) == 1 and "none of them on whole texts" in line[0] and "timed at 0.000 s/step" in line[0]

@@ -7,12 +7,13 @@ from keras_bert_mlm import models, planner, pretrain  # noqa: F401 (models: regi
 from keras_bert_mlm.config import Config
 
 
-def packed_pretraining(tmp_path, **overrides):
-    """A tiny pretraining on 8-token blocks into `tmp_path`: its texts, settings and exported encoder."""
+def packed_pretraining(tmp_path, deadline=None, **overrides):
+    """A tiny pretraining on 8-token blocks into `tmp_path` (by `deadline`, when given): its texts, settings
+    and exported encoder."""
     texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
-    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1, mlm_val_size=8, vocab_size=64,
-                             **overrides)
-    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0)
+    settings = dict(max_len=32, mlm_block_len=8, mlm_epochs=1, mlm_val_size=8, vocab_size=64)
+    cfg = Config.from_preset("tiny", **{**settings, **overrides})
+    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0, deadline=deadline)
     return texts, cfg, keras.saving.load_model(tmp_path / "mlm" / "encoder.keras")
 
 
@@ -28,9 +29,6 @@ def test_packed_pretraining_can_start_the_later_positions_from_the_blocks(tmp_pa
 def test_a_pretraining_the_deadline_stops_says_so(tmp_path, monkeypatch, capsys):
     # Steps timed a thousand times faster than they run: the plan holds far more than the deadline allows.
     monkeypatch.setattr(planner, "seconds_per_step", lambda build, dataset: 1e-4)
-    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(40)) for i in range(48)]
-    cfg = Config.from_preset("tiny", max_len=32, mlm_block_len=8, mlm_epochs=1000, mlm_val_size=8, vocab_size=64,
-                             time_budget=1.0)
-    pretrain.pretrain(texts, cfg, str(tmp_path), verbose=0, deadline=time.time() + 8)
+    packed_pretraining(tmp_path, deadline=time.time() + 8, mlm_epochs=1000, time_budget=1.0)
     line = [line for line in capsys.readouterr().out.splitlines() if "the deadline stopped it" in line]
     assert len(line) == 1 and "none of them on whole texts" in line[0] and "timed at 0.000 s/step" in line[0]

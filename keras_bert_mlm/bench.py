@@ -14,6 +14,7 @@ A benchmark, not a test: run it on an otherwise idle machine and compare ratios 
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -140,16 +141,15 @@ def main(argv=None):
     emit(measure="peak_rss_mb", mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, during="mlm_train")
 
     # The steps a preset with --mlm-block-len runs most: packed blocks, its pretraining dropout and head.
-    block_cfg = Config(**{**cfg.to_dict(), "mlm_block_len": cfg.mlm_block_len if args.mlm_block_len is None
-                          else args.mlm_block_len})
-    if block_cfg.mlm_block_len:
+    block_len = cfg.mlm_block_len if args.mlm_block_len is None else args.mlm_block_len
+    if block_len:
         packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
                                                                     "dropout": cfg.mlm_dropout}),
                                             tie_embeddings=cfg.tie_embeddings)
         packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-        blocks = iter(masking.packed_dataset(ids, block_cfg)[0])
+        blocks = iter(masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0])
         blocks_s, p_tokens_s, p_gflops = time_training(packed, blocks, args.seconds, cfg)
-        emit(measure="mlm_train_packed", block_len=block_cfg.mlm_block_len, blocks_per_s=blocks_s,
+        emit(measure="mlm_train_packed", block_len=block_len, blocks_per_s=blocks_s,
              tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
 
     # Ours, ELECTRA's objective: the same texts and encoder, with a generator.

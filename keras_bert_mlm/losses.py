@@ -6,13 +6,16 @@
 
 The fused form never holds the `(predictions, vocab)` logits at once: it projects, takes the
 softmax cross-entropy and its gradient chunk by chunk, so each chunk's logits stay in the CPU cache.
-With a 30,000-word vocabulary that tensor is what the MLM step spends most of its time on. With a
+With a 30,000-word vocabulary that tensor is what the MLM step spends most of its time on. XLA
+(`jit_compile`) cannot compile the chunk loop, whose length depends on the data, and fuses the
+projection with its loss on its own: traced for XLA (`in_xla`), the head takes the first form. With a
 `seed` it also draws one word per chosen slot from the softmax it computes anyway (ELECTRA's
 generator samples): a cumulative sum and a binary search per row, no second projection.
 """
 
 import tensorflow as tf
 from keras import ops
+from tensorflow.python.ops import control_flow_util
 
 
 def masked_loss_and_hits(targets, logits, weights):
@@ -22,6 +25,12 @@ def masked_loss_and_hits(targets, logits, weights):
     loss = ops.sum(ce * weights) / ops.maximum(ops.sum(weights), 1.0)
     right = ops.equal(ops.cast(ops.argmax(logits, -1), "int32"), ops.cast(targets, "int32"))
     return loss, ops.sum(ops.cast(right, "float32") * weights)
+
+
+def in_xla():
+    """Whether the code is being traced for XLA (a `jit_compile` function, or inside one): TensorFlow's own
+    test, which its gradients use to pick XLA-friendly forms."""
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 @tf.function  # the chunk loop needs graph mode (eager TensorArrays differ)

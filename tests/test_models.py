@@ -126,6 +126,29 @@ def test_fused_loss_equals_the_dense_reference_in_value_and_gradient():
                                    err_msg=v.path)
 
 
+def test_the_head_compiled_with_xla_gives_the_fused_loss_and_gradient():
+    # XLA cannot compile the fused loss's chunk loop (its length depends on the data): compiled, the head
+    # computes the logits whole, with the same value and gradient.
+    keras.utils.set_random_seed(5)
+    mlm = models.MaskedLanguageModel(models.build_encoder(**CFG.encoder_settings()), tie_embeddings=True)
+    head = mlm.get_layer("mlm_head")
+    x, y, w = batch(seed=6)
+
+    def loss_and_gradient(ids, positions, targets, weights):
+        with tf.GradientTape() as tape:
+            loss, hits = head.loss_and_hits(mlm.encoder(ids), positions, targets, weights)
+        return loss, hits, tape.gradient(loss, mlm.trainable_variables)
+
+    args = (x["token_ids"], x["mask_positions"], y, w)
+    fused = loss_and_gradient(*args)
+    compiled = tf.function(loss_and_gradient, jit_compile=True)(*args)
+    np.testing.assert_allclose(compiled[0], fused[0], rtol=1e-5)
+    assert float(compiled[1]) == float(fused[1])
+    for v, a, b in zip(mlm.trainable_variables, compiled[2], fused[2]):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6,
+                                   err_msg=v.path)
+
+
 def test_fused_loss_over_several_chunks_and_no_chosen_rows():
     rng = np.random.default_rng(0)
     vectors = tf.constant(rng.normal(size=(7, 3, 4)), tf.float32)

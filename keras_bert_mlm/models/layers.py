@@ -11,7 +11,7 @@ Id 0 is padding (`text.PAD_ID`): attention never looks at it and pooling ignores
 import keras
 from keras import layers, ops
 
-from ..losses import fused_projection_loss
+from ..losses import fused_projection_loss, in_xla, masked_loss_and_hits
 from ..text import PAD_ID
 
 register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
@@ -170,7 +170,10 @@ class MaskedLMHead(layers.Layer):
 
     def loss_and_hits(self, vectors, positions, targets, weights, seed=None):
         """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all; with
-        a `seed`, also a token drawn from each chosen slot's softmax (`losses.fused_projection_loss`)."""
+        a `seed`, also a token drawn from each chosen slot's softmax (`losses.fused_projection_loss`).
+        Compiled with XLA, the logits are computed whole and XLA fuses them with the loss (no sampling)."""
+        if in_xla() and seed is None:
+            return masked_loss_and_hits(targets, self(vectors, positions), weights)
         kernel, bias = self.kernel_and_bias()
         return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights, seed=seed)
 

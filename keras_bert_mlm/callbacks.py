@@ -132,6 +132,29 @@ class CopyPositions(keras.callbacks.Callback):
             self.embeddings.copy_positions(self.period)
 
 
+class XLASteps(keras.callbacks.Callback):
+    """Packed pretraining (`--mlm-xla`): the training steps before `until_step`, on blocks of one shape, run
+    compiled with XLA, which fuses the step's many small operations; from `until_step` on (whole texts, of
+    every length: each new shape would be compiled anew) and in validation they run as compiled before."""
+
+    def __init__(self, until_step):
+        super().__init__()
+        self.until_step = until_step
+
+    def _use_xla(self, xla):
+        # `fit` calls `model.train_function` at every step: one made now serves the steps that follow.
+        self.model.jit_compile = xla
+        self.model.make_train_function(force=True)
+        self.model.jit_compile = False  # the validation's function is made later, from this
+
+    def on_train_begin(self, logs=None):
+        self._use_xla(int(self.model.optimizer.iterations.numpy()) < self.until_step)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.until_step:
+            self._use_xla(False)
+
+
 class HistoryCSV(keras.callbacks.CSVLogger):
     """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
 

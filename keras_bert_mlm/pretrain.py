@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import distribute, export, masking, models, planner, text
-from .callbacks import Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock
+from .callbacks import Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock, XLASteps
 from .cli import log
 from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
@@ -133,8 +133,11 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     if cfg.mlm_block_len:
         packed_ds, steps_per_pass = masking.packed_dataset(train_ids, global_cfg)
     learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
+    # The packed steps compiled with XLA (`XLASteps`); a multi-worker fit runs its own loop, as compiled.
+    xla = (packed_ds is not None and cfg.mlm_xla and cfg.objective == "mlm"
+           and not distribute.is_multi_worker(strategy))
 
-    def build(total_steps):
+    def build(total_steps, jit_compile=False):
         keras.utils.set_random_seed(cfg.seed)
         with strategy.scope():
             encoder = models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout})
@@ -142,7 +145,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                 mlm = models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
             else:
                 mlm = models.MaskedLanguageModel(encoder, tie_embeddings=cfg.tie_embeddings, name="mlm")
-            mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps))
+            mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps), jit_compile=jit_compile)
         return mlm
 
     # The plan: an interrupted run's, whose backup was made for its schedule, else a new one.
@@ -160,7 +163,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         per_step = planner.seconds_per_step(lambda: build(1), train_ds) if timed else None
         if timed and packed_ds is not None:  # the steps' mean time, each phase weighted by its share
             per_step = (cfg.mlm_full_share * per_step
-                        + (1 - cfg.mlm_full_share) * planner.seconds_per_step(lambda: build(1), packed_ds))
+                        + (1 - cfg.mlm_full_share) * planner.seconds_per_step(lambda: build(1, xla), packed_ds))
         plan = planner.pretraining_plan(cfg, deadline if timed else None, per_step, steps_per_pass, kept)
         if packed_ds is not None:
             plan["packed_steps"] = planner.packed_steps(plan, cfg.mlm_full_share)
@@ -183,7 +186,8 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             done = Backup.epochs_done(backup_dir) * steps
         packed_left = max(0, plan["packed_steps"] - done)
         train_ds = packed_ds.take(packed_left).concatenate(train_ds)
-        log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "
+        log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens"
+            f"{' (compiled with XLA)' if xla else ''} "
             f"({packed_left} of them left), then {epochs * steps - plan['packed_steps']} on whole texts")
     mlm = build(epochs * steps)
     history_path = os.path.join(stage_dir, "history.csv")
@@ -202,6 +206,8 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         callbacks.append(Deadline(time.time() + plan["seconds"], next_share=0))
     if copy_positions:
         callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
+    if xla:
+        callbacks.append(XLASteps(plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     done = int(mlm.optimizer.iterations.numpy())

@@ -157,6 +157,30 @@ def test_copy_positions_happens_once_when_the_whole_text_steps_begin_or_at_the_e
     assert copied()
 
 
+def test_xla_steps_compile_the_steps_before_the_switch_and_never_the_validation():
+    from keras_bert_mlm.losses import in_xla
+
+    traced = []
+
+    class Probe(keras.layers.Layer):  # notes, each time a function is traced, whether XLA compiles it
+        def call(self, x):
+            traced.append(bool(in_xla()))
+            return x
+
+    model = keras.Sequential([keras.Input((3,)), Probe(), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    x, y = np.ones((16, 3)), np.ones((16, 1))
+    traced.clear()  # the model's build
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_data=(x, y),
+              callbacks=[callbacks.XLASteps(until_step=2)])
+    assert traced == [True, False, False]  # steps 0-1 compiled, then steps 2-3, then the validation
+    assert model.jit_compile is False
+    # A resumed fit already past the switch never compiles with XLA.
+    traced.clear()
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.XLASteps(until_step=2)])
+    assert traced == [False]
+
+
 def test_stage_clock_speaks_early_then_again_from_a_larger_sample(monkeypatch, capsys):
     clock = [0.0]
     monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])

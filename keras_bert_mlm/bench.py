@@ -2,13 +2,14 @@
 
     python3 -m keras_bert_mlm.bench --preset keras-example --data-dir ../shared/data --seconds 60
 
-Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gathered positions, fused
-loss, length-bucketed batches), `mlm_train_packed` (the same on packed blocks with the preset's pretraining
-dropout and tied head, as `--mlm-block-len` pretrains), `mlm_train_reference` (the example: vocabulary logits at all
-positions of batches padded to max_len, loss on the chosen ones), `mlm_speedup`, `electra_train`
-(ours, `--objective electra`: generator, sampling and discriminator; its FLOPs count all three), `serve` and
-`serve_reference` (raw strings through a SavedModel, batch 256), `serve_speedup`, `embed` (the same
-SavedModel's `embed` endpoint) and `embed_speedup` (against `serve_reference`), `peak_rss_mb`.
+Prints one JSON object per line: the fp32 matmul peak, `mlm_train` (ours: gathered positions, fused loss,
+length-bucketed batches), `mlm_train_packed` (the same on packed blocks with the preset's pretraining dropout
+and tied head, compiled with XLA, as `--mlm-block-len` pretrains) and `mlm_train_packed_plain` (not compiled:
+`--mlm-xla false`), `mlm_train_reference` (the example: vocabulary logits at all positions of batches padded
+to max_len, loss on the chosen ones), `mlm_speedup`, `electra_train` (ours, `--objective electra`: generator,
+sampling and discriminator; its FLOPs count all three), `serve` and `serve_reference` (raw strings through a
+SavedModel, batch 256), `serve_speedup`, `embed` (the same SavedModel's `embed` endpoint) and `embed_speedup`
+(against `serve_reference`), `peak_rss_mb`.
 Both sides train the same model size on the same texts; tokens are real (non-padding) tokens.
 A benchmark, not a test: run it on an otherwise idle machine and compare ratios from one run.
 """
@@ -143,14 +144,15 @@ def main(argv=None):
     # The steps a preset with --mlm-block-len runs most: packed blocks, its pretraining dropout and head.
     block_len = cfg.mlm_block_len if args.mlm_block_len is None else args.mlm_block_len
     if block_len:
-        packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
-                                                                    "dropout": cfg.mlm_dropout}),
-                                            tie_embeddings=cfg.tie_embeddings)
-        packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-        blocks = iter(masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0])
-        blocks_s, p_tokens_s, p_gflops = time_training(packed, blocks, args.seconds, cfg)
-        emit(measure="mlm_train_packed", block_len=block_len, blocks_per_s=blocks_s,
-             tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
+        for xla in (True, False):  # compiled as pretraining compiles them (`--mlm-xla`), and not
+            packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
+                                                                        "dropout": cfg.mlm_dropout}),
+                                                tie_embeddings=cfg.tie_embeddings)
+            packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate), jit_compile=xla)
+            blocks = iter(masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0])
+            blocks_s, p_tokens_s, p_gflops = time_training(packed, blocks, args.seconds, cfg)
+            emit(measure="mlm_train_packed" if xla else "mlm_train_packed_plain", block_len=block_len,
+                 blocks_per_s=blocks_s, tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
 
     # Ours, ELECTRA's objective: the same texts and encoder, with a generator.
     electra_cfg = electra_config(cfg)

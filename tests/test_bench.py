@@ -25,7 +25,8 @@ def test_bench_smoke_prints_every_measure():
     assert records["data"]["source"] == "synthetic"
     assert records["mlm_train_packed"]["block_len"] == 16 and records["mlm_train_packed"]["blocks_per_s"] > 0
     assert records["mlm_train"]["texts_per_s"] > 0 and records["mlm_train_reference"]["texts_per_s"] > 0
-    for name in ("mlm_train", "mlm_train_packed", "mlm_train_reference"):
+    assert records["mlm_train_packed_plain"]["block_len"] == 16  # the packed step without XLA, for the ratio
+    for name in ("mlm_train", "mlm_train_packed", "mlm_train_packed_plain", "mlm_train_reference"):
         assert records[name]["tokens_per_s"] > 0 and 0 < records[name]["mfu"] < 1
     assert records["mlm_speedup"]["ratio"] > 0 and records["serve"]["texts_per_s"] > 0
     assert records["serve_speedup"]["ratio"] > 0 and records["peak_rss_mb"]["mb"] > 0

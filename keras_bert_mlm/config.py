@@ -80,8 +80,8 @@ class Config:
                                "the positions past the blocks, which fine-tuning reads, are trained too")
     mlm_copy_positions: bool = _s(False, "with mlm_block_len: when the whole-text steps begin, the positions past the "
                                   "blocks start as copies of the blocks' (Longformer's copy initialization)")
-    mlm_xla: bool = _s(True, "with mlm_block_len and objective mlm: the steps on blocks, all of one shape, run "
-                       "compiled with XLA (faster on a CPU; false: as the other steps run)")
+    mlm_xla: bool = _s(True, "with mlm_block_len and objective mlm, on one replica: the steps on blocks, all of "
+                       "one shape, run compiled with XLA (faster on a CPU; false: as the other steps run)")
     mlm_epochs: int = _s(5, "pretraining epochs over the corpus")
     mlm_batch_size: int = _s(32, "pretraining batch size")
     mlm_learning_rate: float = _s(1e-3, "Adam learning rate for pretraining (the peak, with a schedule)")

@@ -133,8 +133,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     if cfg.mlm_block_len:
         packed_ds, steps_per_pass = masking.packed_dataset(train_ids, global_cfg)
     learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
-    # The packed steps compiled with XLA (`XLASteps`); a multi-worker fit runs its own loop, as compiled.
-    xla = (packed_ds is not None and cfg.mlm_xla and cfg.objective == "mlm"
+    # The packed steps compiled with XLA (`XLASteps`) on a single replica: under tf.distribute, Keras itself
+    # keeps XLA off, and a multi-worker fit runs a loop of its own.
+    xla = (packed_ds is not None and cfg.mlm_xla and cfg.objective == "mlm" and replicas == 1
            and not distribute.is_multi_worker(strategy))
 
     def build(total_steps, jit_compile=False):

@@ -187,9 +187,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             done = Backup.epochs_done(backup_dir) * steps
         packed_left = max(0, plan["packed_steps"] - done)
         train_ds = packed_ds.take(packed_left).concatenate(train_ds)
-        log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens"
-            f"{' (compiled with XLA)' if xla else ''} "
-            f"({packed_left} of them left), then {epochs * steps - plan['packed_steps']} on whole texts")
+        log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "
+            f"({packed_left} of them left){', compiled with XLA,' if xla else ''} "
+            f"then {epochs * steps - plan['packed_steps']} on whole texts")
     mlm = build(epochs * steps)
     history_path = os.path.join(stage_dir, "history.csv")
     copy_positions = packed_ds is not None and cfg.mlm_copy_positions

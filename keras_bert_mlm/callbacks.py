@@ -110,6 +110,11 @@ class StepTimer(keras.callbacks.Callback):
             self.seconds = (time.time() - self.start) / self.timed
 
 
+def optimizer_step(model):
+    """The steps `model`'s optimizer has taken: a resumed run's count goes on from its backup's."""
+    return int(model.optimizer.iterations.numpy())
+
+
 class CopyPositions(keras.callbacks.Callback):
     """Packed pretraining (`--mlm-copy-positions`): when the optimizer reaches step `at_step`, where the
     whole-text steps begin, `embeddings.copy_positions(period)` gives the positions past the blocks the
@@ -120,15 +125,12 @@ class CopyPositions(keras.callbacks.Callback):
         super().__init__()
         self.embeddings, self.period, self.at_step = embeddings, period, at_step
 
-    def _step(self):
-        return int(self.model.optimizer.iterations.numpy())
-
     def on_train_batch_begin(self, batch, logs=None):
-        if self._step() == self.at_step:
+        if optimizer_step(self.model) == self.at_step:
             self.embeddings.copy_positions(self.period)
 
     def on_train_end(self, logs=None):
-        if self._step() <= self.at_step:  # stopped before the whole-text steps: none of them will undo it
+        if optimizer_step(self.model) <= self.at_step:  # stopped before the whole-text steps: none will undo it
             self.embeddings.copy_positions(self.period)
 
 
@@ -148,10 +150,10 @@ class XLASteps(keras.callbacks.Callback):
         self.model.jit_compile = False  # the validation's function is made later, from this
 
     def on_train_begin(self, logs=None):
-        self._use_xla(int(self.model.optimizer.iterations.numpy()) < self.until_step)
+        self._use_xla(optimizer_step(self.model) < self.until_step)
 
     def on_train_batch_begin(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.until_step:
+        if optimizer_step(self.model) == self.until_step:
             self._use_xla(False)
 
 

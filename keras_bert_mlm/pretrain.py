@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from . import distribute, export, masking, models, planner, text
-from .callbacks import Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock, XLASteps
+from .callbacks import (Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock, XLASteps,
+                        optimizer_step)
 from .cli import log
 from .optimizer import make_optimizer
 from .rundir import atomic_path, read_json, write_json
@@ -211,7 +212,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         callbacks.append(XLASteps(plan["packed_steps"]))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
-    done = int(mlm.optimizer.iterations.numpy())
+    done = optimizer_step(mlm)
     if done < epochs * steps:  # the deadline came first: the steps ran slower than the plan timed them
         whole = "" if packed_ds is None or done > plan["packed_steps"] else ", none of them on whole texts"
         log(f"pretraining: the deadline stopped it after {done} of its {epochs * steps} steps{whole} (timed at "

@@ -144,13 +144,13 @@ def main(argv=None):
     # The steps a preset with --mlm-block-len runs most: packed blocks, its pretraining dropout and head.
     block_len = cfg.mlm_block_len if args.mlm_block_len is None else args.mlm_block_len
     if block_len:
-        for xla in (True, False):  # compiled as pretraining compiles them (`--mlm-xla`), and not
+        blocks = masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0]
+        for xla in (True, False):  # compiled as pretraining compiles them (`--mlm-xla`), and not; same batches
             packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
                                                                         "dropout": cfg.mlm_dropout}),
                                                 tie_embeddings=cfg.tie_embeddings)
             packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate), jit_compile=xla)
-            blocks = iter(masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0])
-            blocks_s, p_tokens_s, p_gflops = time_training(packed, blocks, args.seconds, cfg)
+            blocks_s, p_tokens_s, p_gflops = time_training(packed, iter(blocks), args.seconds, cfg)
             emit(measure="mlm_train_packed" if xla else "mlm_train_packed_plain", block_len=block_len,
                  blocks_per_s=blocks_s, tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
 

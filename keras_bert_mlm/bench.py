@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from . import losses
 from .config import Config, UserError
+from .optimizer import build_slots
 from .runinfo import matmul_peak_gflops
 
 
@@ -136,6 +137,7 @@ def main(argv=None):
     # Ours.
     mlm = models.MaskedLanguageModel(models.build_encoder(**cfg.encoder_settings()))
     mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    build_slots(mlm)
     ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True))
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
     emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
@@ -150,6 +152,7 @@ def main(argv=None):
                                                                         "dropout": cfg.mlm_dropout}),
                                                 tie_embeddings=cfg.tie_embeddings)
             packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate), jit_compile=xla)
+            build_slots(packed)
             blocks_s, p_tokens_s, p_gflops = time_training(packed, iter(blocks), args.seconds, cfg)
             emit(measure="mlm_train_packed" if xla else "mlm_train_packed_plain", block_len=block_len,
                  blocks_per_s=blocks_s, tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
@@ -159,6 +162,7 @@ def main(argv=None):
     rtd = models.ReplacedTokenDetector(models.build_encoder(**cfg.encoder_settings()),
                                        **electra_cfg.generator_settings())
     rtd.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    build_slots(rtd)
     e_texts_s, e_tokens_s, e_gflops = time_training(rtd, iter(masking.mlm_dataset(ids, cfg, shuffle=True)),
                                                     args.seconds, electra_cfg)
     emit(measure="electra_train", texts_per_s=e_texts_s, tokens_per_s=e_tokens_s, gflops=e_gflops,
@@ -168,6 +172,7 @@ def main(argv=None):
     reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})
     reference = ReferenceMLM(models.build_encoder(**cfg.encoder_settings()))
     reference.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
+    build_slots(reference)
     dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True))
     ref_texts_s, ref_tokens_s, ref_gflops = time_training(reference, dense, args.seconds, cfg)
     emit(measure="mlm_train_reference", texts_per_s=ref_texts_s, tokens_per_s=ref_tokens_s,

@@ -19,7 +19,7 @@ from . import batching, distribute, export, models, planner, text
 from .callbacks import Deadline, Interruptible, StageClock
 from .cli import log
 from .data import BINARY_LABELS
-from .optimizer import make_optimizer
+from .optimizer import build_slots, make_optimizer
 from .rundir import atomic_path, read_json, write_json
 
 
@@ -77,6 +77,7 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
             classifier = build_classifier(new, cfg, vectorizer, label_names(split))
             classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
                                loss=models.training_setup(len(label_names(split)))["loss"])
+            build_slots(classifier)
             return classifier
 
         # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
@@ -149,6 +150,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
             optimizer = make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
                                        schedule=trainable)
             classifier.compile(optimizer=optimizer, **models.training_setup(len(label_names(split))))
+            build_slots(classifier)
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),

@@ -35,6 +35,13 @@ def make_optimizer(cfg, peak, total_steps, schedule=True):
     return optimizer
 
 
+def build_slots(model):
+    """Create `model`'s optimizer variables (Adam's moments) now, before `fit`. A train step that creates
+    variables is traced twice by tf.function, once to create them and once without; built first, each
+    `fit` traces its step once. Call it in the strategy scope that compiled `model`."""
+    model.optimizer.build(model.trainable_variables)
+
+
 @keras.saving.register_keras_serializable(package="keras_bert_mlm")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up from 0 to `peak` over `warmup_steps`, then a straight line to 0 at `total_steps`.

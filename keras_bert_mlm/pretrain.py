@@ -22,7 +22,7 @@ from . import distribute, export, masking, models, planner, text
 from .callbacks import (Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock, XLASteps,
                         optimizer_step)
 from .cli import log
-from .optimizer import make_optimizer
+from .optimizer import build_slots, make_optimizer
 from .rundir import atomic_path, read_json, write_json
 
 
@@ -148,6 +148,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             else:
                 mlm = models.MaskedLanguageModel(encoder, tie_embeddings=cfg.tie_embeddings, name="mlm")
             mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps), jit_compile=jit_compile)
+            build_slots(mlm)
         return mlm
 
     # The plan: an interrupted run's, whose backup was made for its schedule, else a new one.

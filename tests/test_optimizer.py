@@ -1,8 +1,9 @@
 import keras
+import numpy as np
 import pytest
 
 from keras_bert_mlm.config import Config
-from keras_bert_mlm.optimizer import make_optimizer
+from keras_bert_mlm.optimizer import build_slots, make_optimizer
 
 
 def test_optimizer_follows_the_settings():
@@ -15,3 +16,17 @@ def test_optimizer_follows_the_settings():
     rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
     assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
     assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth
+
+
+@pytest.mark.parametrize("built_first", [True, False])
+def test_a_fit_traces_its_step_once_when_the_optimizer_is_built_first(built_first):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda data: traced.append(1) or train_step(data)  # runs only while tf.function traces
+    model.compile(optimizer=make_optimizer(Config(weight_decay=0.01), 1e-3, 10), loss="mse")
+    if built_first:
+        build_slots(model)
+    model.fit(np.ones((8, 3)), np.ones((8, 1)), batch_size=4, epochs=2, verbose=0)
+    # Unbuilt, the first step creates Adam's moments: tf.function traces it again without creating them.
+    assert len(traced) == (1 if built_first else 2)

@@ -62,8 +62,11 @@ def output_head(num_classes):
 def training_setup(num_classes):
     """The loss and accuracy metric that `compile` takes for a classifier of `num_classes`: binary
     cross-entropy (on 0/1 labels or a teacher's probabilities) for two, sparse categorical otherwise. The
-    metric is named accuracy either way: early stopping and the history files read `val_accuracy`."""
+    metric is named accuracy either way: early stopping and the history files read `val_accuracy`. It is a
+    metric object, not a function, so that `fit` need not create its variables while tracing the first step
+    (which makes tf.function trace that step twice)."""
     if num_classes == 2:
-        return {"loss": "binary_crossentropy", "metrics": [accuracy]}
+        return {"loss": "binary_crossentropy",
+                "metrics": [keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")]}
     return {"loss": "sparse_categorical_crossentropy",
             "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}

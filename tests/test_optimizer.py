@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_bert_mlm import models
+from keras_bert_mlm.models.classifier import output_head
 from keras_bert_mlm.config import Config
 from keras_bert_mlm.optimizer import build_slots, make_optimizer
 
@@ -18,15 +20,17 @@ def test_optimizer_follows_the_settings():
     assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth
 
 
-@pytest.mark.parametrize("built_first", [True, False])
-def test_a_fit_traces_its_step_once_when_the_optimizer_is_built_first(built_first):
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+@pytest.mark.parametrize("classes, built_first", [(2, True), (3, True), (2, False)])
+def test_a_classifier_s_fit_traces_its_step_once_when_the_optimizer_is_built_first(classes, built_first):
+    model = keras.Sequential([keras.Input((3,)), output_head(classes)])
     traced = []
     train_step = model.train_step
     model.train_step = lambda data: traced.append(1) or train_step(data)  # runs only while tf.function traces
-    model.compile(optimizer=make_optimizer(Config(weight_decay=0.01), 1e-3, 10), loss="mse")
+    model.compile(optimizer=make_optimizer(Config(weight_decay=0.01), 1e-3, 10), **models.training_setup(classes))
     if built_first:
         build_slots(model)
-    model.fit(np.ones((8, 3)), np.ones((8, 1)), batch_size=4, epochs=2, verbose=0)
+    model.fit(np.ones((8, 3)), np.zeros(8), batch_size=4, epochs=2, verbose=0)
     # Unbuilt, the first step creates Adam's moments: tf.function traces it again without creating them.
+    # (A metric given as a function would do the same: training_setup gives metric objects.)
     assert len(traced) == (1 if built_first else 2)

@@ -10,6 +10,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
 
 
+# The tests that take longest (a minute or more on 2 cores): started first.
+LONGEST = {"test_a_run_killed_at_each_stage_continues_each_time_and_finishes",
+           "test_readme_own_data_example_runs_end_to_end", "test_bench_smoke_prints_every_measure",
+           "test_time_budget_run_plans_and_finishes_in_time", "test_lift_trains_every_arm_records_it_and_a_rerun_skips_it",
+           "test_a_prompt_classifier_trains_exports_and_serves_raw_strings"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Schedule for pytest-xdist (pytest.ini's `--dist loadgroup`): the tests that read `tiny_run` go to one
+    worker, which trains it once (a session fixture is built once per worker that asks for it), and the
+    slow tests start first, so that no long one is left running alone at the end."""
+    for item in items:
+        if "tiny_run" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("tiny_run"))
+    # Stable: file order otherwise.
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.name not in LONGEST))
+
+
 def run_script(*args, timeout=600, **kwargs):
     """Run `python3 <args>` from the repo root; return the CompletedProcess (text mode)."""
     env = {**os.environ, "PYTHONPATH": ROOT}

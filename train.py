@@ -2,14 +2,14 @@
 
     python3 train.py --data-dir ../shared/data --output-dir runs/example --preset cpu-hour
 
-Stages (keras_bert_mlm/pipeline.py): vocabulary -> MLM pretraining -> one classifier per dataset ->
-SavedModels that take raw strings. `python3 train.py --help` lists every setting.
+Stages (keras_bert_mlm/inputs.py, then pipeline.py): data -> vocabulary -> MLM pretraining -> one classifier
+per dataset -> SavedModels that take raw strings. `python3 train.py --help` lists every setting.
 """
 
 import os
 import time
 
-from keras_bert_mlm import rundir, runinfo
+from keras_bert_mlm import inputs, rundir, runinfo
 from keras_bert_mlm.cli import ArgumentParser, add_config_flags, config_from_args, run_command
 
 
@@ -54,9 +54,10 @@ def main(argv=None):
     cfg = config_from_args(args)
     if args.pretrained:
         cfg = rundir.adopt_pretraining_settings(cfg, args.pretrained)
-    from keras_bert_mlm import pipeline  # loads TensorFlow: after the flags are checked
+    loaded = inputs.read(args, cfg)  # a data problem stops the run here: before TensorFlow loads, nothing written
+    from keras_bert_mlm import pipeline  # loads TensorFlow: after the flags are checked and the data read
 
-    pipeline.run(args, cfg, started, commit)
+    pipeline.run(args, cfg, loaded, started, commit)
 
 
 def interrupted():

@@ -1,5 +1,6 @@
-"""What `train.py` does, stage by stage: data, teachers, vocabulary and pretraining, one classifier per
-dataset, export, the run record. Read `run` top to bottom; each stage lives in its own module.
+"""What `train.py` does, stage by stage, once its data is read (`inputs.py`): teachers, vocabulary and
+pretraining, one classifier per dataset, export, the run record. Read `run` top to bottom; each stage lives in
+its own module.
 
     python3 train.py --data-dir ../shared/data --output-dir runs/example --preset tiny
 """
@@ -8,21 +9,19 @@ import os
 import sys
 
 import keras
-import numpy as np
-import pandas as pd
 
-from . import data, distribute, memory, plots, rundir, runinfo, teacher, text
+from . import distribute, memory, plots, rundir, runinfo, teacher, text
 from . import models  # noqa: F401 (registers the layers that encoder.keras holds)
 from .cli import log
-from .config import UserError
 from .finetune import finetune, label_names, prompt_of, time_classifiers
 from .planner import finetune_deadlines, finetune_reserve
 from .pretrain import pretrain
 
 
-def run(args, cfg, started, commit):
-    """Run every stage with the parsed flags `args` and the settings `cfg`; `started` (a `time.time()`) and
-    `commit` are recorded in run.json. Stages an earlier run into the same folder finished are skipped."""
+def run(args, cfg, inputs, started, commit):
+    """Run every stage with the parsed flags `args`, the settings `cfg` and the data `inputs` (`inputs.read`);
+    `started` (a `time.time()`) and `commit` are recorded in run.json. Stages an earlier run into the same
+    folder finished are skipped."""
     memory.keep_freed_memory()  # serve tensors from the heap (memory.py); runs no TensorFlow op
     strategy = distribute.make_strategy(args.distribute, args.cpu_replicas)  # before TensorFlow's first op
     gflops = runinfo.matmul_peak_gflops(seconds=1.0)  # the machine's speed, for the results tables
@@ -34,11 +33,8 @@ def run(args, cfg, started, commit):
     deadline = started + 60 * cfg.time_budget if cfg.time_budget else None
     out = args.output_dir
 
-    # === Data: everything is read first, so that a data problem stops the run before anything is written ===
-    log(f"reading data from {args.data_dir}")
-    splits, imdb_train = read_splits(cfg, args.data_dir, args.offline, args.tfds_dir)
-    corpus = None if args.pretrained else data.pretraining_texts(cfg, splits, args.data_dir, args.tfds_dir,
-                                                                args.offline)
+    # === The output dir: its settings checked, its finished stages found (the data was read before) ===
+    splits, imdb_train, corpus = inputs
     finished = rundir.prepare(out, cfg, args.overwrite, write=chief)
     teach = [n for n in cfg.dataset_list if "unlabelled" in splits[n] and n not in finished]
     log(describe_plan(cfg, splits, corpus, teach, args.pretrained))
@@ -104,34 +100,6 @@ def run(args, cfg, started, commit):
           f"  python3 -m keras_bert_mlm predict --artifacts {out} --dataset {cfg.dataset_list[0]} \"What a film!\"\n"
           f"  python3 -m keras_bert_mlm fill-mask --artifacts {out} \"a [mask] movie\"\n"
           f"  tensorboard --logdir {os.path.join(out, 'logs')}")
-
-
-def read_splits(cfg, data_dir, offline, tfds_dir=None):
-    """Each dataset's splits (DataFrames of text and label) and "label_names" (its classes), with an
-    "unlabelled" DataFrame (labels to come from its teacher) where distillation is on, and IMDB's labelled
-    training reviews when Rotten Tomatoes' teacher reads them (else None)."""
-    splits = {}
-    for name in cfg.dataset_list:
-        parts, label_names = data.load_labelled(cfg, name, data_dir, tfds_dir, offline)
-        splits[name] = {**parts, "label_names": label_names}
-    if cfg.max_train_texts:
-        for split in splits.values():
-            split["train"] = split["train"].sample(n=min(cfg.max_train_texts, len(split["train"])),
-                                                   random_state=cfg.seed)
-    imdb_train = None
-    if cfg.teacher_reads_imdb and cfg.distill_sentences and "rotten_tomatoes" in splits:
-        imdb_train = (splits["imdb"] if "imdb" in splits else data.load_dataset(
-            "imdb", data_dir, cfg.imdb_val_size, cfg.seed, offline))["train"]
-    for name, flag, read in (("imdb", "distill_unlabelled", data.imdb_unlabelled),
-                             ("rotten_tomatoes", "distill_sentences", data.imdb_sentences)):
-        wanted = getattr(cfg, flag)
-        if wanted and name in splits:
-            unlabelled = read(data_dir, offline, imdb_val_size=cfg.imdb_val_size, seed=cfg.seed)[:wanted]
-            if not unlabelled:
-                raise UserError(f"--{flag.replace('_', '-')} {wanted}: no aclImdb/train/unsup reviews in "
-                                f"--data-dir {data_dir} (0 fine-tunes on the labelled texts only)")
-            splits[name]["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": np.nan})
-    return splits, imdb_train
 
 
 def describe_plan(cfg, splits, corpus, teach, pretrained):

@@ -1,6 +1,7 @@
 """Every user mistake ends in one `error:` line naming the culprit, a non-zero exit, no traceback."""
 
 import os
+import re
 import shutil
 
 import fixtures
@@ -38,6 +39,28 @@ def test_data_dir_without_datasets(tmp_path):
     result = train("--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out"))
     assert_user_error(result, "aclImdb_v1.tar.gz", str(tmp_path))
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_train_py_reads_the_data_and_finds_its_problems_before_tensorflow_loads(data_dir, tmp_path):
+    # A fresh process reads the fixture's data as train.py does, then runs train.main on a folder without
+    # datasets: TensorFlow is still not loaded after either (pipeline.py, which loads it, comes after).
+    code = ("import sys, train\n"
+            "from keras_bert_mlm import inputs\n"
+            "from keras_bert_mlm.cli import config_from_args\n"
+            "from keras_bert_mlm.config import UserError\n"
+            f"args = train.parse_args(['--preset', 'tiny', '--offline', '--data-dir', {data_dir!r}])\n"
+            "loaded = inputs.read(args, config_from_args(args))\n"
+            "print(sorted(loaded.splits), loaded.corpus.description, 'tensorflow' in sys.modules)\n"
+            "try:\n"
+            f"    train.main(['--preset', 'tiny', '--offline', '--data-dir', {str(tmp_path)!r}])\n"
+            "except UserError as e:\n"
+            "    print('error:', e)\n"
+            "print('tensorflow' in sys.modules)\n")
+    result = run_script("-c", code)
+    assert result.returncode == 0, result.stderr
+    read, error, loaded = [line for line in result.stdout.splitlines() if not re.match(r"\[\d\d:", line)]  # not logs
+    assert read.startswith("['imdb', 'rotten_tomatoes'] IMDB and Rotten Tomatoes") and read.endswith(" False")
+    assert error.startswith("error:") and "aclImdb_v1.tar.gz" in error and loaded == "False"
 
 
 def test_corrupt_archive_leaves_output_untouched(tiny_run, tmp_path):

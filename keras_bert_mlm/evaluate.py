@@ -83,7 +83,15 @@ def score_run(out, data_dir, datasets=None, batch_size=256, offline=False, tfds_
     built-in dataset's, or a task's as its source gives or draws it); add the figures to OUT/metrics.json
     (and a confusion-matrix picture each) and return them."""
     cfg, names = check_run(out, datasets)
-    from . import data, export, memory, plots, text
+    from . import data
+
+    tests = {}  # read first, as train.py does: a data problem stops here, before TensorFlow loads
+    for name in names:
+        splits, label_names = data.load_labelled(cfg, name, data_dir, tfds_dir, offline)
+        if not len(splits["test"]):
+            raise UserError(f"{name}: no test examples (--data-dir {data_dir})")
+        tests[name] = splits["test"], label_names
+    from . import export, memory, plots, text
 
     memory.keep_freed_memory()
     vocabulary = text.load_vocabulary(os.path.join(out, "vocab.txt"))
@@ -91,10 +99,7 @@ def score_run(out, data_dir, datasets=None, batch_size=256, offline=False, tfds_
               for name in names}
     results = {}
     for name in names:
-        splits, label_names = data.load_labelled(cfg, name, data_dir, tfds_dir, offline)
-        test = splits["test"]
-        if not len(test):
-            raise UserError(f"{name}: no test examples (--data-dir {data_dir})")
+        test, label_names = tests[name]
         shipped = saved_labels(models[name])
         if shipped is not None and shipped != list(label_names):
             raise UserError(f"{name}: the model's classes ({', '.join(shipped)}) are not the data's "

@@ -27,8 +27,8 @@ def history_epochs(out):
 # A few instants of tests/kill_sweep.py, each chosen by what the run is writing when it is killed. One command
 # is killed at each in turn and rerun: every rerun continues from what the killed ones left (four start-ups of
 # TensorFlow and one run's work, instead of a run and a rerun per instant).
-# Eight epochs of packed 8-token blocks, a backup at every step: backups are written often and some steps are left.
-KILLED = kill_sweep.COMMAND + ["--mlm-epochs", "8", "--backup-every", "1", "--mlm-block-len", "8"]
+# Four epochs of packed 8-token blocks, a backup at every step: backups are written often and some steps are left.
+KILLED = kill_sweep.COMMAND + ["--mlm-epochs", "4", "--backup-every", "1", "--mlm-block-len", "8"]
 
 
 def start(args, log):
@@ -98,7 +98,7 @@ def test_a_run_killed_at_each_stage_continues_each_time_and_finishes(data_dir, t
     assert result.returncode == 0, result.stdout + result.stderr
     assert "rotten_tomatoes: trained by an interrupted run" in result.stdout
     assert kill_sweep.check_finished(out) == []
-    assert history_epochs(out) == list(range(8))  # each epoch once: none lost, none twice
+    assert history_epochs(out) == list(range(4))  # each epoch once: none lost, none twice
     result = run_script("test.py", "--artifacts", out, "--data-dir", data_dir, "--offline")
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -10,13 +10,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(ROOT, "..", "shared", "data")
 
 
-# The tests that take longest (a minute or more on 2 cores): started first.
-LONGEST = {"test_a_run_killed_at_each_stage_continues_each_time_and_finishes",
+# The tests that take longest (about a minute or more on 2 cores), longest first: they start first.
+LONGEST = ("test_a_run_killed_at_each_stage_continues_each_time_and_finishes",
            "test_readme_own_data_example_runs_end_to_end", "test_bench_smoke_prints_every_measure",
-           "test_time_budget_run_plans_and_finishes_in_time", "test_lift_trains_every_arm_records_it_and_a_rerun_skips_it",
-           "test_a_prompt_classifier_trains_exports_and_serves_raw_strings"}
+           "test_time_budget_run_plans_and_finishes_in_time",
+           "test_lift_trains_every_arm_records_it_and_a_rerun_skips_it",
+           "test_a_prompt_classifier_trains_exports_and_serves_raw_strings",
+           "test_mirrored_over_two_cpu_devices", "test_two_localhost_workers_pretrain_together")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group markers
 def pytest_collection_modifyitems(config, items):
     """Schedule for pytest-xdist (pytest.ini's `--dist loadgroup`): the tests that read `tiny_run` go to one
     worker, which trains it once (a session fixture is built once per worker that asks for it), and the
@@ -24,8 +27,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tiny_run" in item.fixturenames:
             item.add_marker(pytest.mark.xdist_group("tiny_run"))
-    # Stable: file order otherwise.
-    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.name not in LONGEST))
+    def order(item):  # stable: file order among equals
+        rank = LONGEST.index(item.name) if item.name in LONGEST else len(LONGEST)
+        return item.get_closest_marker("slow") is None, rank
+
+    items.sort(key=order)
 
 
 def run_script(*args, timeout=600, **kwargs):

@@ -100,18 +100,29 @@ def _has_rows(path):
     return os.path.isfile(path) and os.path.getsize(path) > 0
 
 
-def plot_run(out):
-    """Draw every picture of a train.py run from its files: history CSVs, validation.json, metrics.json.
+def _drawn_since(picture, sources):
+    """Whether `picture` was written after every one of the files `sources` it is drawn from."""
+    return os.path.isfile(picture) and all(os.path.getmtime(picture) > os.path.getmtime(source)
+                                           for source in sources if os.path.exists(source))
 
-        python3 -m keras_bert_mlm.plots OUT      # (re)draws OUT/plots/*.png
+
+def plot_run(out, redraw=False):
+    """Draw the pictures of a train.py run from its files: history CSVs, validation.json, metrics.json. A
+    training curve already drawn after its files last changed is kept, unless `redraw` (a run draws after
+    each stage, and test.py after scoring: the curves of earlier stages stay as they are).
+
+        python3 -m keras_bert_mlm.plots OUT      # redraws OUT/plots/*.png
     """
     def read(name):
         path = os.path.join(out, name)
         return json.load(open(path)) if os.path.isfile(path) else {}
 
+    def stale(picture, *sources):
+        return redraw or not _drawn_since(os.path.join(out, "plots", picture), sources)
+
     chosen, metrics = read("validation.json"), read("metrics.json")
     history = os.path.join(out, "mlm", "history.csv")
-    if _has_rows(history):
+    if _has_rows(history) and stale("mlm.png", history):
         electra = "replaced_accuracy" in pd.read_csv(history, nrows=0).columns
         plot_history(history, os.path.join(out, "plots", "mlm.png"), "ELECTRA pretraining" if electra else
                      "MLM pretraining", ["loss", "masked_accuracy"] + ["replaced_accuracy"] * electra)
@@ -119,12 +130,13 @@ def plot_run(out):
     for name in names:
         # a phase's CSV is empty until its first epoch ends (an interrupted run's may stay so)
         phases = [p for p in ("frozen", "finetune") if _has_rows(os.path.join(out, name, f"history_{p}.csv"))]
-        if phases:
+        csvs = [os.path.join(out, name, f"history_{p}.csv") for p in phases]
+        if phases and stale(f"{name}.png", os.path.join(out, "validation.json"), *csvs):
             best = chosen.get(name, {})
             mark = (phases.index(best["phase"]), best["epoch"]) if best.get("phase") in phases else None
-            plot_history([os.path.join(out, name, f"history_{p}.csv") for p in phases],
-                         os.path.join(out, "plots", f"{name}.png"), f"{name} classifier", ["loss", "accuracy"], mark)
-        if name in metrics:
+            plot_history(csvs, os.path.join(out, "plots", f"{name}.png"), f"{name} classifier", ["loss", "accuracy"],
+                         mark)
+        if name in metrics and stale(f"confusion_{name}.png", os.path.join(out, "metrics.json")):
             plot_confusion(metrics[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
                            f"{name} test ({metrics[name]['n']} examples)",
                            metrics[name].get("labels", BINARY_LABELS))
@@ -133,5 +145,5 @@ def plot_run(out):
 if __name__ == "__main__":
     import sys
 
-    plot_run(sys.argv[1])
+    plot_run(sys.argv[1], redraw=True)
     print(f"wrote {os.path.join(sys.argv[1], 'plots')}/")

@@ -58,7 +58,7 @@ def test_train_py_reads_the_data_and_finds_its_problems_before_tensorflow_loads(
             "print('tensorflow' in sys.modules)\n")
     result = run_script("-c", code)
     assert result.returncode == 0, result.stderr
-    read, error, loaded = [line for line in result.stdout.splitlines() if not re.match(r"\[\d\d:", line)]  # not logs
+    read, error, loaded = [line for line in result.stdout.splitlines() if not re.match(r"\[\d\d:", line)]
     assert read.startswith("['imdb', 'rotten_tomatoes'] IMDB and Rotten Tomatoes") and read.endswith(" False")
     assert error.startswith("error:") and "aclImdb_v1.tar.gz" in error and loaded == "False"
 

@@ -54,8 +54,11 @@ def main(argv=None):
     cfg = config_from_args(args)
     if args.pretrained:
         cfg = rundir.adopt_pretraining_settings(cfg, args.pretrained)
-    loaded = inputs.read(args, cfg)  # a data problem stops the run here: before TensorFlow loads, nothing written
-    from keras_bert_mlm import pipeline  # loads TensorFlow: after the flags are checked and the data read
+    # Before TensorFlow loads and anything is written, so that each stops the run at once: an --output-dir
+    # that holds a run with other settings, then a data problem.
+    rundir.check_settings(args.output_dir, cfg, args.overwrite)
+    loaded = inputs.read(args, cfg)
+    from keras_bert_mlm import pipeline  # loads TensorFlow
 
     pipeline.run(args, cfg, loaded, started, commit)
 

@@ -178,15 +178,9 @@ def prepare(out, cfg, overwrite, write=True):
     except OSError as e:
         raise UserError(f"--output-dir {out}: not writable ({e.strerror})") from None
     lock(out)  # before anything is read or tidied: another run may be writing there
+    check_settings(out, cfg, overwrite)
     path = os.path.join(out, "config.json")
-    finished = {}
-    if os.path.exists(path) and not overwrite:
-        previous = Config.from_json(path).to_dict()  # settings added since that run take their defaults
-        if previous != cfg.to_dict():
-            changed = sorted(k for k in cfg.to_dict() if previous.get(k) != cfg.to_dict()[k])
-            raise UserError(f"--output-dir {out} holds a run with other settings ({', '.join(changed)}): "
-                            "choose another dir or pass --overwrite")
-        finished = finished_stages(out)
+    finished = finished_stages(out) if os.path.exists(path) and not overwrite else {}
     clean_interrupted_writes(out)
     if overwrite:  # what an interrupted run left to continue from may belong to other settings
         for stage in ["mlm", *cfg.dataset_list]:
@@ -198,6 +192,21 @@ def prepare(out, cfg, overwrite, write=True):
                     os.remove(state)
     write_json(path, cfg.to_dict())
     return finished
+
+
+def check_settings(out, cfg, overwrite):
+    """Refuse an --output-dir that is a file, or that holds a run with other settings than `cfg` (unless
+    `overwrite`), writing nothing: `train.py` checks it before reading the data, and `prepare` again once
+    it holds the lock."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--output-dir {out}: not writable (a file, not a folder)")
+    path = os.path.join(out, "config.json")
+    if os.path.exists(path) and not overwrite:
+        previous = Config.from_json(path).to_dict()  # settings added since that run take their defaults
+        if previous != cfg.to_dict():
+            changed = sorted(k for k in cfg.to_dict() if previous.get(k) != cfg.to_dict()[k])
+            raise UserError(f"--output-dir {out} holds a run with other settings ({', '.join(changed)}): "
+                            "choose another dir or pass --overwrite")
 
 
 def adopt_pretraining_settings(cfg, run_dir):

@@ -1,5 +1,6 @@
 """Every user mistake ends in one `error:` line naming the culprit, a non-zero exit, no traceback."""
 
+import json
 import os
 import re
 import shutil
@@ -8,6 +9,7 @@ import fixtures
 import pytest
 
 from conftest import assert_user_error, run_script
+from keras_bert_mlm.config import Config
 
 pytestmark = pytest.mark.slow  # every test here runs train.py, test.py or a command in a subprocess
 
@@ -42,25 +44,33 @@ def test_data_dir_without_datasets(tmp_path):
 
 
 def test_train_py_reads_the_data_and_finds_its_problems_before_tensorflow_loads(data_dir, tmp_path):
-    # A fresh process reads the fixture's data as train.py does, then runs train.main on a folder without
-    # datasets: TensorFlow is still not loaded after either (pipeline.py, which loads it, comes after).
+    # A fresh process reads the fixture's data as train.py does, then runs train.main on an output dir that
+    # holds a run with other settings, and on a folder without datasets: TensorFlow is still not loaded after
+    # all three (pipeline.py, which loads it, comes after).
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps(Config.from_preset("tiny").to_dict() | {"embed_dim": 32}))
+    tiny = ["--preset", "tiny", "--offline"]
+    runs = [tiny + ["--data-dir", data_dir, "--output-dir", str(other)], tiny + ["--data-dir", str(tmp_path)]]
     code = ("import sys, train\n"
             "from keras_bert_mlm import inputs\n"
             "from keras_bert_mlm.cli import config_from_args\n"
             "from keras_bert_mlm.config import UserError\n"
-            f"args = train.parse_args(['--preset', 'tiny', '--offline', '--data-dir', {data_dir!r}])\n"
+            f"args = train.parse_args({tiny + ['--data-dir', data_dir]!r})\n"
             "loaded = inputs.read(args, config_from_args(args))\n"
             "print(sorted(loaded.splits), loaded.corpus.description, 'tensorflow' in sys.modules)\n"
-            "try:\n"
-            f"    train.main(['--preset', 'tiny', '--offline', '--data-dir', {str(tmp_path)!r}])\n"
-            "except UserError as e:\n"
-            "    print('error:', e)\n"
+            f"for argv in {runs!r}:\n"
+            "    try:\n"
+            "        train.main(argv)\n"
+            "    except UserError as e:\n"
+            "        print('error:', e)\n"
             "print('tensorflow' in sys.modules)\n")
     result = run_script("-c", code)
     assert result.returncode == 0, result.stderr
-    read, error, loaded = [line for line in result.stdout.splitlines() if not re.match(r"\[\d\d:", line)]
+    read, clash, missing, loaded = [line for line in result.stdout.splitlines() if not re.match(r"\[\d\d:", line)]
     assert read.startswith("['imdb', 'rotten_tomatoes'] IMDB and Rotten Tomatoes") and read.endswith(" False")
-    assert error.startswith("error:") and "aclImdb_v1.tar.gz" in error and loaded == "False"
+    assert clash.startswith("error: --output-dir") and "embed_dim" in clash
+    assert missing.startswith("error:") and "aclImdb_v1.tar.gz" in missing and loaded == "False"
 
 
 def test_corrupt_archive_leaves_output_untouched(tiny_run, tmp_path):

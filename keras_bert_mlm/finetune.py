@@ -23,6 +23,14 @@ from .optimizer import build_slots, make_optimizer
 from .rundir import atomic_path, read_json, write_json
 
 
+def compile_classifier(classifier, optimizer, num_classes):
+    """Compile `classifier` for fine-tuning (`models.training_setup`) and build its optimizer's moments
+    (`build_slots`). Never with XLA, which Keras turns on by itself on a GPU: batches are padded to their
+    own longest text, so every new length would be compiled anew."""
+    classifier.compile(optimizer=optimizer, jit_compile=False, **models.training_setup(num_classes))
+    build_slots(classifier)
+
+
 def training_texts(split):
     """The texts a classifier trains on: the training split, and the teacher-labelled ones when distilling."""
     if "unlabelled" not in split:
@@ -75,9 +83,8 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
             new = (models.copy_encoder(encoder, cfg.dropout) if encoder
                    else models.build_encoder(**cfg.encoder_settings()))
             classifier = build_classifier(new, cfg, vectorizer, label_names(split))
-            classifier.compile(optimizer=make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
-                               loss=models.training_setup(len(label_names(split)))["loss"])
-            build_slots(classifier)
+            compile_classifier(classifier, make_optimizer(cfg, cfg.clf_finetune_learning_rate, 100),
+                               len(label_names(split)))
             return classifier
 
         # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
@@ -149,8 +156,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
         with strategy.scope():
             optimizer = make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
                                        schedule=trainable)
-            classifier.compile(optimizer=optimizer, **models.training_setup(len(label_names(split))))
-            build_slots(classifier)
+            compile_classifier(classifier, optimizer, len(label_names(split)))
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max", patience=cfg.patience, restore_best_weights=True)
         callbacks = [stop, keras.callbacks.CSVLogger(os.path.join(stage_dir, f"history_{phase}.csv")),

@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tiny_run" in item.fixturenames:
             item.add_marker(pytest.mark.xdist_group("tiny_run"))
+
     def order(item):  # stable: file order among equals
         rank = LONGEST.index(item.name) if item.name in LONGEST else len(LONGEST)
         return item.get_closest_marker("slow") is None, rank

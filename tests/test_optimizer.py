@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from keras_bert_mlm import models
-from keras_bert_mlm.models.classifier import output_head
 from keras_bert_mlm.config import Config
+from keras_bert_mlm.models.classifier import output_head
 from keras_bert_mlm.optimizer import build_slots, make_optimizer
 
 
@@ -18,7 +18,6 @@ def test_optimizer_follows_the_settings():
     rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
     assert rates[0] == 0 and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(1e-3)
     assert 1e-4 < rates[3] < 1e-3 and rates[4] == pytest.approx(1e-4)  # decays to a tenth
-
 
 
 @pytest.mark.parametrize("classes, built_first", [(2, True), (3, True), (2, False)])

@@ -129,7 +129,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
                         for part in ("train", "validation"))
     steps = -(-len(split["train"]) // (cfg.clf_batch_size * replicas))
     if deadline and timing:
-        left = deadline - time.time()
+        left = max(deadline - time.time(), 0.0)  # past the deadline, it still trains a step or so
         fitted = min(steps, planner.steps_that_fit(timing, left))
         if fitted < steps:
             log(f"{name}: {timing['epochs']} epochs of {steps} steps would take "

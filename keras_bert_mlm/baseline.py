@@ -36,7 +36,8 @@ def build(train_texts, seed):
         output_mode=SETTINGS["output_mode"], ngrams=SETTINGS["ngrams"], max_tokens=SETTINGS["max_tokens"])
     vectorizer.adapt(train_texts)
     model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    # No XLA on any device (Keras turns it on by itself on a GPU), like every model train.py fits.
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], jit_compile=False)
     return vectorizer, model
 
 

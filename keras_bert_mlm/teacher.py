@@ -56,7 +56,8 @@ def nbsvm(texts, labels, seed, max_tokens=TEACHER["max_tokens"], ngrams=TEACHER[
     inputs = keras.Input((vectorizer.vocabulary_size(),), sparse=True)
     scaled = keras.layers.Lambda(lambda x: x * ratio)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(scaled))
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    # No XLA on any device (Keras turns it on by itself on a GPU), like every model train.py fits.
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], jit_compile=False)
     return model, batches
 
 

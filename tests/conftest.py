@@ -52,6 +52,15 @@ def assert_user_error(result, *culprits):
         assert culprit in errors[0], errors[0]
 
 
+@pytest.fixture
+def a_gpu_visible(monkeypatch):
+    """tf.config lists a GPU beside the CPU, as on a GPU machine: Keras's jit_compile="auto" then means XLA."""
+    import tensorflow as tf
+
+    visible = tf.config.list_physical_devices() + [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")]
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda device_type=None: visible)
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
     """Both datasets as official-style archives: 200 IMDB train, 100 test, 200 unsup; 100 RT per class."""

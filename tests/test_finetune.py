@@ -5,7 +5,6 @@ import time
 
 import keras
 import pytest
-import tensorflow as tf
 
 from keras_bert_mlm import data, finetune, models, text  # noqa: F401 (models registers the layers encoder.keras uses)
 from keras_bert_mlm.config import Config
@@ -31,10 +30,7 @@ def test_fine_tuning_on_a_slow_machine_runs_every_epoch_shorter(tiny_run, data_d
         assert len(f.read().splitlines()) == 1 + 2  # both epochs ran (and were validated)
 
 
-def test_classifiers_compile_without_xla_even_where_keras_would_turn_it_on(monkeypatch):
-    # Keras's jit_compile="auto" turns XLA on when a GPU is visible: pretend one is.
-    visible = tf.config.list_physical_devices() + [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")]
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda device_type=None: visible)
+def test_classifiers_compile_without_xla_even_where_keras_would_turn_it_on(a_gpu_visible):
     encoder = models.build_encoder(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
     auto = models.build_classifier(encoder)
     auto.compile(optimizer="adam", **models.training_setup(2))

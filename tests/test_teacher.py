@@ -34,3 +34,9 @@ def test_rotten_tomatoes_teacher_learns_from_imdb_reviews_when_told(tmp_path):
         teacher.label_unlabelled("rotten_tomatoes", rt, 0, reads)
         agreement[name] = ((rt["unlabelled"]["label"].to_numpy() > 0.5) == positive).mean()
     assert agreement["with"] >= 0.9 and agreement["without"] <= 0.7, agreement
+
+
+def test_the_teacher_compiles_without_xla_even_where_keras_would_turn_it_on(a_gpu_visible):
+    texts = ["a great film", "an awful film", "great fun", "awful and dull"]
+    model, _ = teacher.nbsvm(texts, [1, 0, 1, 0], seed=0)
+    assert model.jit_compile is False

@@ -81,6 +81,12 @@ def electra_config(cfg):
                      "prompt_words": ""})
 
 
+def compile_for_timing(model, cfg, **compile_args):
+    """Compile `model` with Adam at `cfg`'s pretraining rate and build its moments (`build_slots`)."""
+    model.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate), **compile_args)
+    build_slots(model)
+
+
 def time_training(model, batches, seconds, cfg):
     """Train on `batches` (an iterator of (x, y, w)) for `seconds` after a warm-up; return rates."""
     for _ in range(3):  # warm-up: tracing and the first shapes
@@ -136,8 +142,7 @@ def main(argv=None):
 
     # Ours.
     mlm = models.MaskedLanguageModel(models.build_encoder(**cfg.encoder_settings()))
-    mlm.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-    build_slots(mlm)
+    compile_for_timing(mlm, cfg)
     ours = iter(masking.mlm_dataset(ids, cfg, shuffle=True))
     texts_s, tokens_s, gflops = time_training(mlm, ours, args.seconds, cfg)
     emit(measure="mlm_train", texts_per_s=texts_s, tokens_per_s=tokens_s, gflops=gflops, mfu=gflops / peak)
@@ -151,8 +156,7 @@ def main(argv=None):
             packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
                                                                         "dropout": cfg.mlm_dropout}),
                                                 tie_embeddings=cfg.tie_embeddings)
-            packed.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate), jit_compile=xla)
-            build_slots(packed)
+            compile_for_timing(packed, cfg, jit_compile=xla)
             blocks_s, p_tokens_s, p_gflops = time_training(packed, iter(blocks), args.seconds, cfg)
             emit(measure="mlm_train_packed" if xla else "mlm_train_packed_plain", block_len=block_len,
                  blocks_per_s=blocks_s, tokens_per_s=p_tokens_s, gflops=p_gflops, mfu=p_gflops / peak)
@@ -161,8 +165,7 @@ def main(argv=None):
     electra_cfg = electra_config(cfg)
     rtd = models.ReplacedTokenDetector(models.build_encoder(**cfg.encoder_settings()),
                                        **electra_cfg.generator_settings())
-    rtd.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-    build_slots(rtd)
+    compile_for_timing(rtd, cfg)
     e_texts_s, e_tokens_s, e_gflops = time_training(rtd, iter(masking.mlm_dataset(ids, cfg, shuffle=True)),
                                                     args.seconds, electra_cfg)
     emit(measure="electra_train", texts_per_s=e_texts_s, tokens_per_s=e_tokens_s, gflops=e_gflops,
@@ -171,8 +174,7 @@ def main(argv=None):
     # The example's formulation: dense logits at every position of 256-wide batches.
     reference_cfg = Config(**{**cfg.to_dict(), "bucket_by_length": False})
     reference = ReferenceMLM(models.build_encoder(**cfg.encoder_settings()))
-    reference.compile(optimizer=keras.optimizers.Adam(cfg.mlm_learning_rate))
-    build_slots(reference)
+    compile_for_timing(reference, cfg)
     dense = iter(masking.mlm_dataset(ids, reference_cfg, shuffle=True))
     ref_texts_s, ref_tokens_s, ref_gflops = time_training(reference, dense, args.seconds, cfg)
     emit(measure="mlm_train_reference", texts_per_s=ref_texts_s, tokens_per_s=ref_tokens_s,

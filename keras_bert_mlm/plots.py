@@ -118,27 +118,27 @@ def plot_run(out, redraw=False):
         return json.load(open(path)) if os.path.isfile(path) else {}
 
     def stale(picture, *sources):
-        return redraw or not _drawn_since(os.path.join(out, "plots", picture), sources)
+        return redraw or not _drawn_since(picture, sources)
 
     chosen, metrics = read("validation.json"), read("metrics.json")
-    history = os.path.join(out, "mlm", "history.csv")
-    if _has_rows(history) and stale("mlm.png", history):
+    history, picture = os.path.join(out, "mlm", "history.csv"), os.path.join(out, "plots", "mlm.png")
+    if _has_rows(history) and stale(picture, history):
         electra = "replaced_accuracy" in pd.read_csv(history, nrows=0).columns
-        plot_history(history, os.path.join(out, "plots", "mlm.png"), "ELECTRA pretraining" if electra else
-                     "MLM pretraining", ["loss", "masked_accuracy"] + ["replaced_accuracy"] * electra)
+        plot_history(history, picture, "ELECTRA pretraining" if electra else "MLM pretraining",
+                     ["loss", "masked_accuracy"] + ["replaced_accuracy"] * electra)
     names = [n for n in {**chosen, **metrics} if n != "mlm"]  # the run's classifiers, in order
     for name in names:
         # a phase's CSV is empty until its first epoch ends (an interrupted run's may stay so)
-        phases = [p for p in ("frozen", "finetune") if _has_rows(os.path.join(out, name, f"history_{p}.csv"))]
-        csvs = [os.path.join(out, name, f"history_{p}.csv") for p in phases]
-        if phases and stale(f"{name}.png", os.path.join(out, "validation.json"), *csvs):
+        csvs = {p: os.path.join(out, name, f"history_{p}.csv") for p in ("frozen", "finetune")}
+        phases = [p for p, csv in csvs.items() if _has_rows(csv)]
+        picture = os.path.join(out, "plots", f"{name}.png")
+        if phases and stale(picture, os.path.join(out, "validation.json"), *(csvs[p] for p in phases)):
             best = chosen.get(name, {})
             mark = (phases.index(best["phase"]), best["epoch"]) if best.get("phase") in phases else None
-            plot_history(csvs, os.path.join(out, "plots", f"{name}.png"), f"{name} classifier", ["loss", "accuracy"],
-                         mark)
-        if name in metrics and stale(f"confusion_{name}.png", os.path.join(out, "metrics.json")):
-            plot_confusion(metrics[name]["confusion"], os.path.join(out, "plots", f"confusion_{name}.png"),
-                           f"{name} test ({metrics[name]['n']} examples)",
+            plot_history([csvs[p] for p in phases], picture, f"{name} classifier", ["loss", "accuracy"], mark)
+        picture = os.path.join(out, "plots", f"confusion_{name}.png")
+        if name in metrics and stale(picture, os.path.join(out, "metrics.json")):
+            plot_confusion(metrics[name]["confusion"], picture, f"{name} test ({metrics[name]['n']} examples)",
                            metrics[name].get("labels", BINARY_LABELS))
 
 

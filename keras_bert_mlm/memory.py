@@ -14,10 +14,12 @@ import ctypes.util
 M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -2, -3, -4  # glibc's malloc.h
 
 
-def keep_freed_memory(mmap_threshold=32 << 20, top_pad=64 << 20):
+def keep_freed_memory(mmap_threshold=32 << 20, top_pad=512 << 20):
     """Serve allocations from the heap, not from mmap (above `mmap_threshold`, glibc's most, too: a
     classifier's attention scores at 256 tokens are 67 MB), and keep `top_pad` bytes free at a heap's
-    top when trimming it. Returns whether it applied (False off glibc)."""
+    top when trimming it: a packed pretraining step frees a few hundred MB at once (the masked-LM logits
+    and their gradient alone are 2 x 74 MB), which a smaller pad hands back to the kernel and faults in
+    again at the next step. Returns whether it applied (False off glibc)."""
     import tensorflow  # noqa: F401 (first: importing it undoes these settings)
 
     try:

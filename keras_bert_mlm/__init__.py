@@ -1,0 +1,10 @@
+"""keras_bert_mlm: pretrain a small BERT, fine-tune it, ship SavedModels that take raw strings.
+
+Importing the package first puts every thread on glibc's main heap (`memory.one_arena`): it must
+happen before NumPy's and TensorFlow's threads start, and it makes a training step about a third
+faster on a 2-core CPU (docs/speed.md). Set MALLOC_ARENA_MAX to keep glibc's own choice.
+"""
+
+from .memory import one_arena
+
+one_arena()

@@ -13,7 +13,6 @@ exists, sends every thread to the main heap. What both save is measured in docs/
 """
 
 import ctypes
-import ctypes.util
 import os
 
 M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -2, -3, -4, -8  # glibc's malloc.h
@@ -22,7 +21,7 @@ M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -2, -3, -4, -8  # glibc's
 def _glibc():
     """The C library when it is glibc, else None (musl, macOS, Windows: leave the allocator alone)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc = ctypes.CDLL(None)  # what this process has loaded: no `ldconfig` run, as find_library would
         libc.gnu_get_libc_version  # glibc has it; musl and the others do not
         return libc
     except (OSError, AttributeError, TypeError):

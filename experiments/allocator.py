@@ -37,9 +37,10 @@ def time_step(variant, data_dir, steps, n_texts):
     import numpy as np
     import tensorflow as tf
 
-    from keras_bert_mlm import masking, memory, models, text
+    from keras_bert_mlm import masking, memory, text
     from keras_bert_mlm.bench import compile_for_timing, load_texts
     from keras_bert_mlm.config import Config
+    from keras_bert_mlm.pretrain import pretraining_model
 
     memory.keep_freed_memory(top_pad=VARIANTS[variant][1] << 20)
     cfg = Config.from_preset("cpu-hour")
@@ -47,9 +48,7 @@ def time_step(variant, data_dir, steps, n_texts):
     texts, source = load_texts(data_dir, n_texts, cfg.seed)
     vectorizer = text.adapt_vectorizer(texts, cfg.vocab_size, cfg.max_len)
     blocks = masking.packed_dataset(np.asarray(vectorizer(tf.constant(texts)), np.int32), cfg)[0]
-    model = models.MaskedLanguageModel(
-        models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout}),
-        tie_embeddings=cfg.tie_embeddings)
+    model = pretraining_model(cfg)
     compile_for_timing(model, cfg, jit_compile=True)
     model.fit(blocks, steps_per_epoch=5, epochs=1, verbose=0)  # tracing, compiling, the heaps' first growth
     before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

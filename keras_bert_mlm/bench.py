@@ -128,6 +128,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from . import export, masking, memory, models, text
+    from .pretrain import pretraining_model
 
     memory.keep_freed_memory()  # as every command that runs a model does: both sides gain
 
@@ -153,9 +154,7 @@ def main(argv=None):
     if block_len:
         blocks = masking.packed_dataset(ids, dataclasses.replace(cfg, mlm_block_len=block_len))[0]
         for xla in (True, False):  # compiled as pretraining compiles them (`--mlm-xla`), and not; same batches
-            packed = models.MaskedLanguageModel(models.build_encoder(**{**cfg.encoder_settings(),
-                                                                        "dropout": cfg.mlm_dropout}),
-                                                tie_embeddings=cfg.tie_embeddings)
+            packed = pretraining_model(cfg)
             compile_for_timing(packed, cfg, jit_compile=xla)
             blocks_s, p_tokens_s, p_gflops = time_training(packed, iter(blocks), args.seconds, cfg)
             emit(measure="mlm_train_packed" if xla else "mlm_train_packed_plain", block_len=block_len,

@@ -120,6 +120,21 @@ def pick(texts, positions):
             target = next(wanted, None)
 
 
+def pretraining_model(cfg):
+    """The model that `fit_mlm` trains, not compiled: `cfg`'s encoder with its pretraining dropout
+    (`mlm_dropout`) under the masked-LM head, or with `--objective electra` under ELECTRA's generator.
+    `bench` and the experiments time this same model.
+
+    >>> from keras_bert_mlm.config import Config
+    >>> type(pretraining_model(Config.from_preset("tiny"))).__name__
+    'MaskedLanguageModel'
+    """
+    encoder = models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout})
+    if cfg.objective == "electra":
+        return models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
+    return models.MaskedLanguageModel(encoder, tie_embeddings=cfg.tie_embeddings, name="mlm")
+
+
 def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=None):
     """Train a new masked language model on the token ids `ids` (the first `mlm_val_size` held out)."""
     replicas = strategy.num_replicas_in_sync
@@ -142,11 +157,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     def build(total_steps, jit_compile=False):
         keras.utils.set_random_seed(cfg.seed)
         with strategy.scope():
-            encoder = models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout})
-            if cfg.objective == "electra":
-                mlm = models.ReplacedTokenDetector(encoder, **cfg.generator_settings(), name="mlm")
-            else:
-                mlm = models.MaskedLanguageModel(encoder, tie_embeddings=cfg.tie_embeddings, name="mlm")
+            mlm = pretraining_model(cfg)
             mlm.compile(optimizer=make_optimizer(cfg, learning_rate, total_steps), jit_compile=jit_compile)
             build_slots(mlm)
         return mlm

@@ -17,6 +17,12 @@ from ..text import PAD_ID
 register = keras.saving.register_keras_serializable(package="keras_bert_mlm")
 
 
+def vectors_at(vectors, positions):
+    """The vectors `(batch, k, width)` at `positions` `(batch, k)` of `vectors` `(batch, length, width)`:
+    what the masked-LM head scores, and (k = 1) the prompt classifier's vector at its blank."""
+    return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
+
+
 @register
 class TokenAndPositionEmbedding(layers.Layer):
     """Sum of a token embedding and a learned position embedding (none with `learned_positions=False`:
@@ -163,10 +169,7 @@ class MaskedLMHead(layers.Layer):
 
     def call(self, vectors, positions):
         kernel, bias = self.kernel_and_bias()
-        return ops.matmul(self.gather(vectors, positions), kernel) + bias
-
-    def gather(self, vectors, positions):
-        return ops.take_along_axis(vectors, ops.expand_dims(positions, -1), axis=1)
+        return ops.matmul(vectors_at(vectors, positions), kernel) + bias
 
     def loss_and_hits(self, vectors, positions, targets, weights, seed=None):
         """The same as `losses.masked_loss_and_hits` on `call`'s logits, without holding them all; with
@@ -175,7 +178,7 @@ class MaskedLMHead(layers.Layer):
         if in_xla() and seed is None:
             return masked_loss_and_hits(targets, self(vectors, positions), weights)
         kernel, bias = self.kernel_and_bias()
-        return fused_projection_loss(self.gather(vectors, positions), kernel, bias, targets, weights, seed=seed)
+        return fused_projection_loss(vectors_at(vectors, positions), kernel, bias, targets, weights, seed=seed)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size}

@@ -20,7 +20,7 @@ from keras import layers, ops
 
 from ..text import MASK_ID
 from .classifier import output_head
-from .layers import register
+from .layers import register, vectors_at
 
 
 @register
@@ -68,7 +68,7 @@ class VectorAt(layers.Layer):
     """The vectors `(batch, width)` at one position per row, `(batch,)`, of vectors `(batch, length, width)`."""
 
     def call(self, vectors, positions):
-        return ops.take_along_axis(vectors, positions[:, None, None], axis=1)[:, 0]
+        return vectors_at(vectors, positions[:, None])[:, 0]
 
     def compute_output_shape(self, vectors_shape, positions_shape):
         return (vectors_shape[0], vectors_shape[2])

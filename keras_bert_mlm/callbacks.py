@@ -115,48 +115,6 @@ def optimizer_step(model):
     return int(model.optimizer.iterations.numpy())
 
 
-class CopyPositions(keras.callbacks.Callback):
-    """Packed pretraining (`--mlm-copy-positions`): when the optimizer reaches step `at_step`, where the
-    whole-text steps begin, `embeddings.copy_positions(period)` gives the positions past the blocks the
-    vectors the blocks taught, in place of untrained ones; a fit that ends before that step copies at its end.
-    The step count is the optimizer's, which a resumed run restores, so the copy happens once."""
-
-    def __init__(self, embeddings, period, at_step):
-        super().__init__()
-        self.embeddings, self.period, self.at_step = embeddings, period, at_step
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if optimizer_step(self.model) == self.at_step:
-            self.embeddings.copy_positions(self.period)
-
-    def on_train_end(self, logs=None):
-        if optimizer_step(self.model) <= self.at_step:  # stopped before the whole-text steps: none will undo it
-            self.embeddings.copy_positions(self.period)
-
-
-class XLASteps(keras.callbacks.Callback):
-    """Packed pretraining (`--mlm-xla`): the training steps before `until_step`, on blocks of one shape, run
-    compiled with XLA, which fuses the step's many small operations; from `until_step` on (whole texts, of
-    every length: each new shape would be compiled anew) and in validation they run as compiled before."""
-
-    def __init__(self, until_step):
-        super().__init__()
-        self.until_step = until_step
-
-    def _use_xla(self, xla):
-        # `fit` calls `model.train_function` at every step: one made now serves the steps that follow.
-        self.model.jit_compile = xla
-        self.model.make_train_function(force=True)
-        self.model.jit_compile = False  # the validation's function is made later, from this
-
-    def on_train_begin(self, logs=None):
-        self._use_xla(optimizer_step(self.model) < self.until_step)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if optimizer_step(self.model) == self.until_step:
-            self._use_xla(False)
-
-
 class HistoryCSV(keras.callbacks.CSVLogger):
     """`CSVLogger` that continues the file of an interrupted `fit`, one row per epoch.
 

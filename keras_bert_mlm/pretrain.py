@@ -18,9 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import distribute, export, masking, models, planner, text
-from .callbacks import (Backup, CopyPositions, Deadline, HistoryCSV, Interruptible, StageClock, XLASteps,
-                        optimizer_step)
+from . import distribute, export, masking, models, phases, planner, text
+from .callbacks import Backup, Deadline, HistoryCSV, Interruptible, StageClock, optimizer_step
 from .cli import log
 from .optimizer import build_slots, make_optimizer
 from .rundir import atomic_path, read_json, write_json
@@ -149,10 +148,11 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
     if cfg.mlm_block_len:
         packed_ds, steps_per_pass = masking.packed_dataset(train_ids, global_cfg)
     learning_rate = distribute.scaled_learning_rate(cfg.mlm_learning_rate, strategy)
-    # The packed steps compiled with XLA (`XLASteps`) on a single replica: under tf.distribute, Keras itself
-    # keeps XLA off, and a multi-worker fit runs a loop of its own.
-    xla = (packed_ds is not None and cfg.mlm_xla and cfg.objective == "mlm" and replicas == 1
-           and not distribute.is_multi_worker(strategy))
+    # On a single replica, the dataset switches to whole texts when `phases.WholeTexts` says (at the planned
+    # step, or earlier by the clock), and the packed steps may be compiled with XLA; under tf.distribute Keras
+    # itself keeps XLA off, and the data switches at the planned step (a multi-worker fit runs a loop of its own).
+    single = packed_ds is not None and replicas == 1 and not distribute.is_multi_worker(strategy)
+    xla = single and cfg.mlm_xla and cfg.objective == "mlm"
 
     def build(total_steps, jit_compile=False):
         keras.utils.set_random_seed(cfg.seed)
@@ -199,7 +199,9 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         else:
             done = Backup.epochs_done(backup_dir) * steps
         packed_left = max(0, plan["packed_steps"] - done)
-        train_ds = packed_ds.take(packed_left).concatenate(train_ds)
+        switched = tf.Variable(False, trainable=False) if single else None
+        train_ds = (phases.phased_dataset(packed_ds, train_ds, switched) if single
+                    else packed_ds.take(packed_left).concatenate(train_ds))
         log(f"pretraining: {plan['packed_steps']} steps on blocks of {cfg.mlm_block_len} tokens "
             f"({packed_left} of them left){', compiled with XLA,' if xla else ''} "
             f"then {epochs * steps - plan['packed_steps']} on whole texts")
@@ -216,12 +218,22 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  Backup(backup_dir, save_freq=backup_steps, stage="pretraining"),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
-    if plan.get("seconds"):
-        callbacks.append(Deadline(time.time() + plan["seconds"], next_share=0))
-    if copy_positions:
-        callbacks.append(CopyPositions(mlm.encoder.get_layer("embeddings"), cfg.mlm_block_len, plan["packed_steps"]))
-    if xla:
-        callbacks.append(XLASteps(plan["packed_steps"]))
+    ends = time.time() + plan["seconds"] if plan.get("seconds") else None
+    if ends:
+        callbacks.append(Deadline(ends, next_share=0))
+    if packed_ds is not None:
+
+        def late(step):  # the steps ran slower than timed: record the switch, which a resumed run keeps
+            plan["packed_steps"] = step
+            write_json(plan_path, plan)
+            log(f"pretraining: slower than the {plan['seconds_per_step']:.3f} s/step timed; whole texts from step "
+                f"{step} of {epochs * steps}, for the last {cfg.mlm_full_share:.0%} of the time")
+
+        by_clock = single and ends and cfg.mlm_full_share  # the whole texts' share of the time, at least
+        callbacks.append(phases.WholeTexts(
+            switched, plan["packed_steps"], ends - cfg.mlm_full_share * plan["seconds"] if by_clock else None,
+            xla=xla, on_late=late, before_whole=copy_positions and (
+                lambda: mlm.encoder.get_layer("embeddings").copy_positions(cfg.mlm_block_len))))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     done = optimizer_step(mlm)

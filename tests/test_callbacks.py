@@ -128,59 +128,6 @@ def test_a_backup_that_does_not_load_is_deleted_and_the_stage_starts_afresh(tmp_
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
-def test_copy_positions_happens_once_when_the_whole_text_steps_begin_or_at_the_end():
-    from keras_bert_mlm.models.layers import TokenAndPositionEmbedding
-
-    embed = TokenAndPositionEmbedding(vocab_size=10, max_len=6, embed_dim=3)
-    model = keras.Sequential([keras.Input((6,), dtype="int32"), embed, keras.layers.Flatten(),
-                              keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.05), "mse")
-    x, y = np.random.default_rng(0).integers(1, 10, (16, 6)), np.ones((16, 1))
-    table = embed.position_embedding.embeddings
-
-    def copied():
-        rows = table.numpy()
-        return bool(np.allclose(rows[2:4], rows[:2]) and np.allclose(rows[4:], rows[:2]))
-
-    seen = {}
-
-    class Probe(keras.callbacks.Callback):  # listed after CopyPositions: sees each step's table before it trains
-        def on_train_batch_begin(self, batch, logs=None):
-            seen[int(model.optimizer.iterations.numpy())] = copied()
-
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.CopyPositions(embed, 2, 2), Probe()])
-    assert seen == {0: False, 1: False, 2: True, 3: False}  # copied at step 2, then trained on
-    # A resumed fit past the step does not copy again; one that stops before it copies at its end.
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.CopyPositions(embed, 2, 2), Probe()])
-    assert not any(seen[step] for step in range(4, 8)) and not copied()
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.CopyPositions(embed, 2, 100)])
-    assert copied()
-
-
-def test_xla_steps_compile_the_steps_before_the_switch_and_never_the_validation():
-    from keras_bert_mlm.losses import in_xla
-
-    traced = []
-
-    class Probe(keras.layers.Layer):  # notes, each time a function is traced, whether XLA compiles it
-        def call(self, x):
-            traced.append(bool(in_xla()))
-            return x
-
-    model = keras.Sequential([keras.Input((3,)), Probe(), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.01), "mse")
-    x, y = np.ones((16, 3)), np.ones((16, 1))
-    traced.clear()  # the model's build
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_data=(x, y),
-              callbacks=[callbacks.XLASteps(until_step=2)])
-    assert traced == [True, False, False]  # steps 0-1 compiled, then steps 2-3, then the validation
-    assert model.jit_compile is False
-    # A resumed fit already past the switch never compiles with XLA.
-    traced.clear()
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[callbacks.XLASteps(until_step=2)])
-    assert traced == [False]
-
-
 def test_stage_clock_speaks_early_then_again_from_a_larger_sample(monkeypatch, capsys):
     clock = [0.0]
     monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])

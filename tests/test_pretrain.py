@@ -1,3 +1,5 @@
+import json
+import re
 import time
 
 import keras
@@ -26,9 +28,20 @@ def test_packed_pretraining_can_start_the_later_positions_from_the_blocks(tmp_pa
     assert not np.allclose(table[1], table[0])
 
 
-def test_a_pretraining_the_deadline_stops_says_so(tmp_path, monkeypatch, capsys):
-    # Steps timed a thousand times faster than they run: the plan holds far more than the deadline allows.
+def test_a_pretraining_slower_than_timed_still_ends_on_whole_texts_and_says_so(tmp_path, monkeypatch, capsys):
+    # Steps timed a thousand times faster than they run: the plan holds far more than the deadline allows. The
+    # clock switches to whole texts for their share of the time (30% here), the plan records where (a resumed run keeps
+    # it), and the deadline says that it stopped the run.
     monkeypatch.setattr(planner, "seconds_per_step", lambda build, dataset: 1e-4)
-    packed_pretraining(tmp_path, deadline=time.time() + 8, mlm_epochs=1000, time_budget=1.0)
-    line = [line for line in capsys.readouterr().out.splitlines() if "the deadline stopped it" in line]
-    assert len(line) == 1 and "none of them on whole texts" in line[0] and "timed at 0.000 s/step" in line[0]
+    packed_pretraining(tmp_path, deadline=time.time() + 10, mlm_epochs=1000, time_budget=1.0, mlm_full_share=0.3,
+                       mlm_xla=False)  # no compiling: steps from the start
+    out = capsys.readouterr().out.splitlines()
+    switched = [line for line in out if "whole texts from step" in line]
+    stopped = [line for line in out if "the deadline stopped it" in line]
+    assert len(switched) == 1 and len(stopped) == 1 and "timed at 0.000 s/step" in stopped[0]
+    assert "none of them on whole texts" not in stopped[0]
+    planned = int(re.search(r"(\d+) steps on blocks", "\n".join(out)).group(1))
+    step = int(re.search(r"whole texts from step (\d+)", switched[0]).group(1))
+    done = int(re.search(r"stopped it after (\d+)", stopped[0]).group(1))
+    assert step < done and step < planned  # whole-text steps ran, from before the planned step
+    assert json.loads((tmp_path / "mlm" / "plan.json").read_text())["packed_steps"] == step

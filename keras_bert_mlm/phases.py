@@ -1,4 +1,4 @@
-"""Packed pretraining's two phases (`--mlm-block-len`): blocks of a few tokens first, whole texts at the end.
+"""Packed pretraining's two phases (`--mlm-block-len`): blocks of that many tokens first, whole texts at the end.
 
     switched = tf.Variable(False, trainable=False)
     ds = phased_dataset(packed_ds, whole_ds, switched)     # blocks while `switched` is False, then whole texts

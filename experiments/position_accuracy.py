@@ -8,13 +8,15 @@ scores each RUN's `mlm/mlm.keras` as `experiments.pretrain_levers` scores its ar
 texts of IDS, whole, 15% of their tokens chosen with fixed seeded masks, the same for every run scored here;
 `pretrain_levers` seeds TensorFlow globally first, so its masks are others) and splits the accuracy by the
 position of the chosen token. IDS must be the run's corpus in its vocabulary: `pretrain_levers` caches it
-(with its vocab.txt beside it, which must equal the run's). Prints and appends one JSON line per run to
---results. Not used by train.py.
+(with its vocab.txt beside it, which must equal the run's, or begin with it: a run of a smaller `--vocab-size`
+on the same corpus, whose vocabulary is the first words of the larger one). Such a run reads the ids past its
+vocabulary as [UNK] and is scored against the larger vocabulary's targets, so that a word it cannot name counts
+as a miss and its figures compare with the larger vocabulary's runs on the same chosen tokens. Prints and
+appends one JSON line per run to --results. Not used by train.py.
 """
 
 import argparse
 import dataclasses
-import filecmp
 import json
 import os
 
@@ -31,17 +33,22 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def hits_by_position(mlm, val_ids, cfg, edges=EDGES):
+def hits_by_position(mlm, val_ids, cfg, edges=EDGES, vocab_size=None):
     """`(hits, chosen)`: for each span of positions in `edges`, how many of the chosen tokens `mlm` predicts
     right and how many were chosen, the held-out texts `val_ids` whole, 15% of their tokens chosen with fixed
-    masks (`masking.mlm_dataset`). Their sums give the overall masked-token accuracy."""
+    masks (`masking.mlm_dataset`). Their sums give the overall masked-token accuracy. With `vocab_size` (the
+    run's, smaller than `cfg`'s), `mlm` reads the ids from `vocab_size` on as [UNK] (1)."""
     import numpy as np
+    import tensorflow as tf
 
     from keras_bert_mlm import masking
 
     scoring = dataclasses.replace(cfg, mask_rate=0.15, mlm_batch_size=32)
     hits, chosen = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
     for inputs, targets, weights in masking.mlm_dataset(val_ids, scoring, shuffle=False):
+        if vocab_size:
+            ids = inputs["token_ids"]
+            inputs = {**inputs, "token_ids": tf.where(ids >= vocab_size, 1, ids)}
         right = np.argmax(mlm(inputs, training=False), axis=-1) == targets.numpy()
         span = np.digitize(inputs["mask_positions"].numpy(), edges) - 1
         picked = weights.numpy() > 0
@@ -70,14 +77,20 @@ def main(argv=None):
     cfg = Config.from_preset(args.preset)
     vocab = os.path.join(os.path.dirname(args.ids), "vocab.txt")
     val_ids = np.load(args.ids, mmap_mode="r")[: cfg.mlm_val_size]  # 2 MB of a 170 MB file
+    with open(vocab, "rb") as f:
+        corpus_words = f.read().splitlines()
     for run in args.runs:
-        if not filecmp.cmp(vocab, os.path.join(run, "vocab.txt"), shallow=False):
-            raise SystemExit(f"{run}: its vocab.txt differs from {vocab}, so {args.ids} is not its corpus")
+        with open(os.path.join(run, "vocab.txt"), "rb") as f:
+            words = f.read().splitlines()
+        if words != corpus_words[: len(words)]:
+            raise SystemExit(f"{run}: its vocab.txt is not {vocab} or its beginning, so {args.ids} is not its corpus")
         mlm = keras.models.load_model(os.path.join(run, "mlm", "mlm.keras"), compile=False)
         settings = read_json(os.path.join(run, "config.json"))
         record = dict(run=os.path.basename(os.path.normpath(run)), mlm_block_len=settings.get("mlm_block_len"),
                       tie_embeddings=settings.get("tie_embeddings"), positions=settings.get("positions", "learned"),
-                      by_position=percent_by_position(*hits_by_position(mlm, val_ids, cfg)))
+                      vocab_size=len(words),
+                      by_position=percent_by_position(*hits_by_position(
+                          mlm, val_ids, cfg, vocab_size=len(words) if len(words) < len(corpus_words) else None)))
         with open(args.results, "a") as f:
             f.write(json.dumps(record) + "\n")
         print(json.dumps(record), flush=True)

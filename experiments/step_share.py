@@ -1,9 +1,11 @@
 """Where a `cpu-hour` pretraining step's time goes: seconds per step with one part changed at a time.
 
     python3 -m experiments.step_share --ids runs/levers/ids.npy base nobigram frozen_tables adam sgd lazy
+    python3 -m experiments.step_share --ids runs/levers/ids.npy base vocab16000 vocab8000 base
 
-Each variant times 40 steps (after 5 that trace) of 32 packed 128-token blocks, as `cpu-hour` pretrains,
-with `planner.seconds_per_step`, the planner's own clock:
+Each variant times 40 steps (after 5 that trace) of 32 packed 128-token blocks, as `cpu-hour` pretrains
+(`pretrain.pretraining_model`, compiled with XLA as `--mlm-xla` compiles it), with `planner.seconds_per_step`,
+the planner's own clock:
 
     base           the preset as it is: AdamW (decay 0.01), global-norm clipping, word-pair table
     nobigram       no word-pair table (--bigram-buckets 0: another architecture)
@@ -11,6 +13,9 @@ with `planner.seconds_per_step`, the planner's own clock:
     adam           plain Adam, no clipping, no weight decay
     sgd            plain SGD: what any Adam costs
     lazy           a lazy AdamW (below): only the rows a step's tokens touched are updated
+    vocabN         a vocabulary of the N most frequent words (--vocab-size N): the ids past N become [UNK],
+                   as `TextVectorization` (which numbers words by frequency) would make them; the record
+                   also gives the share of the real tokens that are then [UNK]
 
 Keras's Adam densifies an embedding table's sparse gradient and updates every row of it, its moments
 and (AdamW) its decay at every step; at `cpu-hour`'s size the tables hold 12.2 of the model's 16.4 M
@@ -63,15 +68,16 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    from keras_bert_mlm import masking, memory, models, planner
+    from keras_bert_mlm import masking, memory, planner, pretrain
     from keras_bert_mlm.config import Config
     from keras_bert_mlm.optimizer import make_optimizer
     from keras_bert_mlm.runinfo import current_commit, matmul_peak_gflops
 
     memory.keep_freed_memory()
     gflops, commit = round(matmul_peak_gflops(), 1), current_commit()
-    ids = np.load(args.ids)[:20000]
-    base = Config.from_preset("cpu-hour", mlm_batch_size=8, mlm_block_len=128)
+    corpus = np.load(args.ids)
+    real = corpus[corpus > 0]
+    base = Config.from_preset("cpu-hour")
     optimizers = {
         "adam": lambda: keras.optimizers.Adam(1e-3),
         "sgd": lambda: keras.optimizers.SGD(1e-3),
@@ -79,20 +85,25 @@ def main(argv=None):
     }
     for variant in args.variants:
         cfg = dataclasses.replace(base, bigram_buckets=0) if variant == "nobigram" else base
+        if variant.startswith("vocab"):
+            cfg = dataclasses.replace(base, vocab_size=int(variant[len("vocab"):]))
+        ids = np.where(corpus[:20000] >= cfg.vocab_size, 1, corpus[:20000])  # 1: [UNK]
         dataset, _ = masking.packed_dataset(ids, cfg)
 
         def build():
             keras.utils.set_random_seed(cfg.seed)
-            encoder = models.build_encoder(**{**cfg.encoder_settings(), "dropout": cfg.mlm_dropout})
+            mlm = pretrain.pretraining_model(cfg)
             if variant == "frozen_tables":
-                embeddings = encoder.get_layer("embeddings")
+                embeddings = mlm.encoder.get_layer("embeddings")
                 embeddings.token_embedding.trainable = embeddings.bigram_embedding.trainable = False
-            mlm = models.MaskedLanguageModel(encoder)
-            mlm.compile(optimizer=optimizers.get(variant, lambda: make_optimizer(cfg, 1e-3, 10000))())
+            optimizer = optimizers.get(variant, lambda: make_optimizer(cfg, 1e-3, 10000))()
+            mlm.compile(optimizer=optimizer, jit_compile=cfg.mlm_xla and variant != "lazy")
             return mlm
 
         seconds = planner.seconds_per_step(build, dataset, steps=40, skip=5)
-        record = {"variant": variant, "seconds_per_step": round(seconds, 4), "matmul_gflops": gflops, "commit": commit}
+        unknown = float(((real == 1) | (real >= cfg.vocab_size)).mean())
+        record = {"variant": variant, "seconds_per_step": round(seconds, 4), "unknown_share": round(unknown, 4),
+                  "matmul_gflops": gflops, "commit": commit}
         print(json.dumps(record), flush=True)
         with open(args.results, "a") as f:
             f.write(json.dumps(record) + "\n")

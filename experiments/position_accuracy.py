@@ -37,18 +37,19 @@ def hits_by_position(mlm, val_ids, cfg, edges=EDGES, vocab_size=None):
     """`(hits, chosen)`: for each span of positions in `edges`, how many of the chosen tokens `mlm` predicts
     right and how many were chosen, the held-out texts `val_ids` whole, 15% of their tokens chosen with fixed
     masks (`masking.mlm_dataset`). Their sums give the overall masked-token accuracy. With `vocab_size` (the
-    run's, smaller than `cfg`'s), `mlm` reads the ids from `vocab_size` on as [UNK] (1)."""
+    run's, smaller than `cfg`'s), `mlm` reads the ids from `vocab_size` on as [UNK]."""
     import numpy as np
     import tensorflow as tf
 
     from keras_bert_mlm import masking
+    from keras_bert_mlm.text import UNK_ID
 
     scoring = dataclasses.replace(cfg, mask_rate=0.15, mlm_batch_size=32)
     hits, chosen = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
     for inputs, targets, weights in masking.mlm_dataset(val_ids, scoring, shuffle=False):
         if vocab_size:
             ids = inputs["token_ids"]
-            inputs = {**inputs, "token_ids": tf.where(ids >= vocab_size, 1, ids)}
+            inputs = {**inputs, "token_ids": tf.where(ids >= vocab_size, UNK_ID, ids)}
         right = np.argmax(mlm(inputs, training=False), axis=-1) == targets.numpy()
         span = np.digitize(inputs["mask_positions"].numpy(), edges) - 1
         picked = weights.numpy() > 0
@@ -73,15 +74,14 @@ def main(argv=None):
     from keras_bert_mlm import models  # noqa: F401 (registers the layers mlm.keras holds)
     from keras_bert_mlm.config import Config
     from keras_bert_mlm.rundir import read_json
+    from keras_bert_mlm.text import load_vocabulary
 
     cfg = Config.from_preset(args.preset)
     vocab = os.path.join(os.path.dirname(args.ids), "vocab.txt")
     val_ids = np.load(args.ids, mmap_mode="r")[: cfg.mlm_val_size]  # 2 MB of a 170 MB file
-    with open(vocab, "rb") as f:
-        corpus_words = f.read().splitlines()
+    corpus_words = load_vocabulary(vocab)
     for run in args.runs:
-        with open(os.path.join(run, "vocab.txt"), "rb") as f:
-            words = f.read().splitlines()
+        words = load_vocabulary(os.path.join(run, "vocab.txt"))
         if words != corpus_words[: len(words)]:
             raise SystemExit(f"{run}: its vocab.txt is not {vocab} or its beginning, so {args.ids} is not its corpus")
         mlm = keras.models.load_model(os.path.join(run, "mlm", "mlm.keras"), compile=False)

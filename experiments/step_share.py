@@ -12,7 +12,8 @@ the planner's own clock:
     frozen_tables  the token and word-pair tables frozen: what their optimizer updates cost
     adam           plain Adam, no clipping, no weight decay
     sgd            plain SGD: what any Adam costs
-    lazy           a lazy AdamW (below): only the rows a step's tokens touched are updated
+    lazy           a lazy AdamW (below): only the rows a step's tokens touched are updated (compiled without
+                   XLA, as it was first timed)
     vocabN         a vocabulary of the N most frequent words (--vocab-size N): the ids past N become [UNK],
                    as `TextVectorization` (which numbers words by frequency) would make them; the record
                    also gives the share of the real tokens that are then [UNK]
@@ -72,11 +73,12 @@ def main(argv=None):
     from keras_bert_mlm.config import Config
     from keras_bert_mlm.optimizer import make_optimizer
     from keras_bert_mlm.runinfo import current_commit, matmul_peak_gflops
+    from keras_bert_mlm.text import PAD_ID, UNK_ID
 
     memory.keep_freed_memory()
     gflops, commit = round(matmul_peak_gflops(), 1), current_commit()
     corpus = np.load(args.ids)
-    real = corpus[corpus > 0]
+    real = corpus[corpus != PAD_ID]
     base = Config.from_preset("cpu-hour")
     optimizers = {
         "adam": lambda: keras.optimizers.Adam(1e-3),
@@ -87,7 +89,7 @@ def main(argv=None):
         cfg = dataclasses.replace(base, bigram_buckets=0) if variant == "nobigram" else base
         if variant.startswith("vocab"):
             cfg = dataclasses.replace(base, vocab_size=int(variant[len("vocab"):]))
-        ids = np.where(corpus[:20000] >= cfg.vocab_size, 1, corpus[:20000])  # 1: [UNK]
+        ids = np.where(corpus[:20000] >= cfg.vocab_size, UNK_ID, corpus[:20000])
         dataset, _ = masking.packed_dataset(ids, cfg)
 
         def build():
@@ -101,7 +103,7 @@ def main(argv=None):
             return mlm
 
         seconds = planner.seconds_per_step(build, dataset, steps=40, skip=5)
-        unknown = float(((real == 1) | (real >= cfg.vocab_size)).mean())
+        unknown = float(((real == UNK_ID) | (real >= cfg.vocab_size)).mean())
         record = {"variant": variant, "seconds_per_step": round(seconds, 4), "unknown_share": round(unknown, 4),
                   "matmul_gflops": gflops, "commit": commit}
         print(json.dumps(record), flush=True)

@@ -91,13 +91,31 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
         batches, started, timed = classifier_batches(sample, vectorizer, cfg, True), time.time(), 60
         per_step = planner.seconds_per_step(build, batches, steps=timed)
         steps, val_steps = (-(-len(part) // cfg.clf_batch_size) for part in (train, split["validation"]))
-        t = {"per_step": per_step, "overhead": time.time() - started - timed * per_step,  # build, trace
+        t = {"per_step": per_step, "overhead": max(0.0, time.time() - started - timed * per_step),  # build, trace
              "steps": steps, "val_steps": val_steps, "epochs": cfg.clf_frozen_epochs + cfg.clf_finetune_epochs,
              "phases": bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)}
         timings[name] = {**t, "seconds": planner.finetune_cost(t, steps)}
         log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {t['epochs']} epochs of {steps} steps "
             f"~{timings[name]['seconds'] / 60:.1f} minutes")
     return timings
+
+
+def steps_in_time(name, split, steps, encoder, vectorizer, cfg, deadline, timing):
+    """Training steps per epoch of classifier `name` that fit before `deadline`: the pass of `steps` when its
+    `timing`'s epochs fit (`planner.steps_that_fit`), else fewer. A timing that says they do not fit is taken
+    again first: it was measured at the run's start, when the machine may have been busier than now."""
+    left = max(deadline - time.time(), 0.0)  # past the deadline, it still trains a step or so
+    if planner.steps_that_fit(timing, left) < steps:
+        log(f"{name}: at {timing['per_step']:.3f} s/step (timed at the start) its epochs would be shortened to "
+            f"fit the {left / 60:.1f} minutes left: timing it again")
+        timing = time_classifiers({name: split}, cfg, vectorizer, encoder)[name]
+        left = max(deadline - time.time(), 0.0)
+    fitted = min(steps, planner.steps_that_fit(timing, left))
+    if fitted < steps:
+        log(f"{name}: {timing['epochs']} epochs of {steps} steps would take "
+            f"~{planner.finetune_cost(timing, steps) / 60:.1f} minutes and {left / 60:.1f} are left: epochs of "
+            f"{fitted} steps ({fitted / steps:.0%} of a pass) drawn from the reshuffled texts")
+    return fitted
 
 
 def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, deadline=None, strategy=None,
@@ -110,7 +128,7 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
 
     With a `deadline` (a `time.time()`), phase 1 ends by a third of the time left, phase 2 by the deadline.
     With its `timing` too (`time_classifiers`), epochs that would not fit in the time left are shortened
-    (`planner.steps_that_fit`) instead of cut off. A classifier that an interrupted run finished
+    (`steps_in_time`) instead of cut off. A classifier that an interrupted run finished
     (NAME/chosen.json and NAME/classifier.keras) is only exported; an interrupted fine-tuning starts
     again (minutes, against hours of pretraining)."""
     stage_dir = os.path.join(out, name)
@@ -123,19 +141,14 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
 
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
+    train = training_texts(split)
+    steps = -(-len(train) // (cfg.clf_batch_size * replicas))
+    if deadline and timing:
+        steps = steps_in_time(name, split, steps, pretrained_encoder, vectorizer, cfg, deadline, timing)
     keras.utils.set_random_seed(cfg.seed)  # each stage seeds itself: skipping earlier ones changes nothing
-    split = {**split, "train": training_texts(split)}  # with the teacher's probabilities as labels
+    split = {**split, "train": train}  # with the teacher's probabilities as labels
     train_ds, val_ds = (classifier_batches(split[part], vectorizer, cfg, part == "train", replicas)
                         for part in ("train", "validation"))
-    steps = -(-len(split["train"]) // (cfg.clf_batch_size * replicas))
-    if deadline and timing:
-        left = max(deadline - time.time(), 0.0)  # past the deadline, it still trains a step or so
-        fitted = min(steps, planner.steps_that_fit(timing, left))
-        if fitted < steps:
-            log(f"{name}: {timing['epochs']} epochs of {steps} steps would take "
-                f"~{planner.finetune_cost(timing, steps) / 60:.1f} minutes and {left / 60:.1f} are left: epochs of "
-                f"{fitted} steps ({fitted / steps:.0%} of a pass) drawn from the reshuffled texts")
-            steps = fitted
     os.makedirs(stage_dir, exist_ok=True)
     with strategy.scope():
         encoder = models.copy_encoder(pretrained_encoder, cfg.dropout)

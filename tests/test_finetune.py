@@ -10,24 +10,45 @@ from keras_bert_mlm import data, finetune, models, text  # noqa: F401 (models re
 from keras_bert_mlm.config import Config
 
 
-@pytest.mark.slow
-def test_fine_tuning_on_a_slow_machine_runs_every_epoch_shorter(tiny_run, data_dir, tmp_path, capsys):
+def tiny_classifier_inputs(tiny_run, data_dir):
+    """The tiny run's settings (2 trainable epochs), Rotten Tomatoes' splits, its encoder and vectorizer."""
     with open(os.path.join(tiny_run, "config.json")) as f:
         cfg = dataclasses.replace(Config.from_dict(json.load(f), "config.json"), clf_frozen_epochs=0,
                                   clf_finetune_epochs=2)
     split = data.load_dataset("rotten_tomatoes", data_dir, cfg.imdb_val_size, cfg.seed, True)
     encoder = keras.saving.load_model(os.path.join(tiny_run, "mlm", "encoder.keras"))
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(tiny_run, "vocab.txt")), cfg.max_len)
-    # As timed on a machine where a step takes 5 s: 2 epochs of 4 steps (and 1 validation step each) fit in
-    # 0.95 x 60 s, a whole pass of 160 / 16 = 10 steps does not. The real steps take milliseconds.
-    timing = {"per_step": 5.0, "overhead": 0.0, "steps": 10, "val_steps": 3, "epochs": 2, "phases": 1}
+    return cfg, split, encoder, vectorizer
+
+
+# As timed on a machine where a step takes 5 s: 2 epochs of 4 steps (and 1 validation step each) fit in
+# 0.95 x 60 s, a whole pass of 160 / 16 = 10 steps does not. The real steps take milliseconds.
+SLOW = {"per_step": 5.0, "overhead": 0.0, "steps": 10, "val_steps": 3, "epochs": 2, "phases": 1}
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_a_slow_machine_runs_every_epoch_shorter(tiny_run, data_dir, tmp_path, capsys, monkeypatch):
+    cfg, split, encoder, vectorizer = tiny_classifier_inputs(tiny_run, data_dir)
+    monkeypatch.setattr(finetune, "time_classifiers", lambda *args: {"rotten_tomatoes": SLOW})  # still slow
     out = str(tmp_path)
     chosen = finetune.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, out, 0, time.time() + 60.0,
-                               timing=timing)
-    assert "epochs of 4 steps (40% of a pass)" in capsys.readouterr().out
+                               timing=SLOW)
+    logged = capsys.readouterr().out
+    assert "timing it again" in logged and "epochs of 4 steps (40% of a pass)" in logged
     assert chosen["steps_per_epoch"] == 4
     with open(os.path.join(out, "rotten_tomatoes", "history_finetune.csv")) as f:
         assert len(f.read().splitlines()) == 1 + 2  # both epochs ran (and were validated)
+
+
+@pytest.mark.slow
+def test_fine_tuning_timed_slow_at_the_start_is_timed_again_and_reads_whole_passes(tiny_run, data_dir, tmp_path,
+                                                                                   capsys):
+    cfg, split, encoder, vectorizer = tiny_classifier_inputs(tiny_run, data_dir)
+    chosen = finetune.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, str(tmp_path), 0,
+                               time.time() + 60.0, timing=SLOW)  # the machine was busy when the run began
+    logged = capsys.readouterr().out
+    assert "timing it again" in logged and "of a pass)" not in logged
+    assert chosen["steps_per_epoch"] == 10  # timed again, milliseconds a step: whole passes fit
 
 
 def test_classifiers_compile_without_xla_even_where_keras_would_turn_it_on(a_gpu_visible):

@@ -103,9 +103,10 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
 def steps_in_time(name, split, steps, encoder, vectorizer, cfg, deadline, timing):
     """Training steps per epoch of classifier `name` that fit before `deadline`: the pass of `steps` when its
     `timing`'s epochs fit (`planner.steps_that_fit`), else fewer. A timing that says they do not fit is taken
-    again first: it was measured at the run's start, when the machine may have been busier than now."""
+    again first when they would lose more than a tenth of a pass: it was measured at the run's start, when the
+    machine may have been busier than now, and timing again takes about a minute (not worth a tenth)."""
     left = max(deadline - time.time(), 0.0)  # past the deadline, it still trains a step or so
-    if planner.steps_that_fit(timing, left) < steps:
+    if planner.steps_that_fit(timing, left) < 0.9 * steps:
         log(f"{name}: at {timing['per_step']:.3f} s/step (timed at the start) its epochs would be shortened to "
             f"fit the {left / 60:.1f} minutes left: timing it again")
         timing = time_classifiers({name: split}, cfg, vectorizer, encoder)[name]

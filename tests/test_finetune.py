@@ -51,6 +51,17 @@ def test_fine_tuning_timed_slow_at_the_start_is_timed_again_and_reads_whole_pass
     assert chosen["steps_per_epoch"] == 10  # timed again, milliseconds a step: whole passes fit
 
 
+@pytest.mark.slow
+def test_fine_tuning_a_tenth_short_is_not_timed_again(tiny_run, data_dir, tmp_path, capsys):
+    cfg, split, encoder, vectorizer = tiny_classifier_inputs(tiny_run, data_dir)
+    nearly = {**SLOW, "per_step": 57.0 / 21}  # 2 epochs of 10.5 steps (less a validation) in 0.95 x 60 s: 9 of 10
+    chosen = finetune.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, str(tmp_path), 0,
+                               time.time() + 60.0, timing=nearly)
+    logged = capsys.readouterr().out
+    assert "timing it again" not in logged and "epochs of 9 steps (90% of a pass)" in logged
+    assert chosen["steps_per_epoch"] == 9  # a tenth of a pass is not worth the minute a timing takes
+
+
 def test_classifiers_compile_without_xla_even_where_keras_would_turn_it_on(a_gpu_visible):
     encoder = models.build_encoder(vocab_size=50, max_len=8, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
     auto = models.build_classifier(encoder)

@@ -76,10 +76,12 @@ def main(argv=None):
     from keras_bert_mlm.rundir import read_json
     from keras_bert_mlm.text import load_vocabulary
 
-    cfg = Config.from_preset(args.preset)
     vocab = os.path.join(os.path.dirname(args.ids), "vocab.txt")
-    val_ids = np.load(args.ids, mmap_mode="r")[: cfg.mlm_val_size]  # 2 MB of a 170 MB file
     corpus_words = load_vocabulary(vocab)
+    # The masks' random replacement words are drawn from the corpus's vocabulary, not the preset's: the masks
+    # then depend on IDS alone, the same for every run scored on it whatever the preset's --vocab-size.
+    cfg = dataclasses.replace(Config.from_preset(args.preset), vocab_size=len(corpus_words))
+    val_ids = np.load(args.ids, mmap_mode="r")[: cfg.mlm_val_size]  # 2 MB of a 170 MB file
     for run in args.runs:
         words = load_vocabulary(os.path.join(run, "vocab.txt"))
         if words != corpus_words[: len(words)]:

@@ -16,7 +16,11 @@ Validation picks each arm's epoch; the test split is scored once per arm (never,
 without it then scores the classifiers already trained, and retrains only the bag of bigrams). The recipe is the preset's
 (with RUN's pretraining settings, as `train.py --pretrained`), and any setting flag overrides it.
 Writes OUT/<dataset>-<N>-<arm>.json per arm (a rerun skips those there), OUT/lift.png, and prints
-the table (`python3 -m keras_bert_mlm.results --lift OUT` prints it again).
+the table (`python3 -m keras_bert_mlm.results --lift OUT` prints it again). One seed's figures move by
+points at a few hundred labels; `--seeds 42,43,44` repeats every arm with each seed (its own draw of the
+N texts, initialization and order; the same validation and test texts), records it as
+OUT/<dataset>-<N>-<arm>-seed<S>.json (the preset's own seed keeps the plain name) and reports the means
+and the lift's standard error.
 """
 
 import dataclasses
@@ -41,6 +45,9 @@ def parse_args(argv=None):
                         help="comma-separated numbers of labelled training texts, or all (default: 500,2000,all)")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help=f"comma-separated arms to train (default: {','.join(ARMS)})")
+    parser.add_argument("--seeds", default="", metavar="S1,S2,...",
+                        help="comma-separated seeds, each a repeat of every arm on its own draw of the N texts "
+                        "(default: the preset's --seed alone)")
     parser.add_argument("--validation-only", action="store_true",
                         help="leave the test split unscored: for choosing between pretrainings, whose test "
                         "accuracy is then measured once, for the one chosen")
@@ -50,6 +57,11 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.label_counts = [parse_count(n, parser) for n in args.labels.split(",") if n.strip()]
     args.arm_list = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    seeds = [seed.strip() for seed in args.seeds.split(",") if seed.strip()]
+    bad = [seed for seed in seeds if not seed.isdigit()]
+    if bad:
+        parser.error(f"--seeds: {bad[0]!r} is not a whole number")
+    args.seed_list = sorted({int(seed) for seed in seeds})
     for arm in args.arm_list:
         if arm not in ARMS:
             parser.error(f"--arms: unknown arm {arm!r} (known: {', '.join(ARMS)})")
@@ -120,6 +132,33 @@ def test_accuracy(out, name, split):
     return float(np.mean((test >= 0.5) == split["test"]["label"].to_numpy()))
 
 
+def run_arm(args, stage, name, n, arm, drawn, cfg, vectorizer, pretrained):
+    """Train and score `arm` on `drawn` (dataset `name`, its draw of `n` labelled texts) into OUT/`stage`.json,
+    unless an earlier run did."""
+    out = args.output_dir
+    path = os.path.join(out, stage + ".json")
+    if os.path.isfile(path):
+        record = rundir.read_json(path)
+        if args.validation_only or "test_accuracy" in record:
+            log(f"{stage}: recorded by an earlier run, skipped")
+            return
+        if arm != "bigrams":  # chosen by a --validation-only run: its test split, scored once now
+            record["test_accuracy"] = test_accuracy(out, stage, drawn)
+            rundir.write_json(path, record)
+            log(f"{stage}: trained by a --validation-only run; test {record['test_accuracy']:.4f}")
+            return
+    log(f"{stage}: training on {len(drawn['train'])} labelled texts")
+    began = time.time()
+    score_test = not args.validation_only
+    record = (bigrams_arm(drawn, cfg, score_test) if arm == "bigrams" else
+              encoder_arm(arm, stage, drawn, cfg, out, vectorizer, pretrained, 0 if args.quiet else 2, score_test))
+    record.update(dataset=name, labels=len(drawn["train"]), requested=n, arm=arm, seed=cfg.seed,
+                  seconds=round(time.time() - began, 1))
+    rundir.write_json(path, record)
+    test = f", test {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
+    log(f"{stage}: validation {record['val_accuracy']:.4f}{test}")
+
+
 def run(args, cfg):
     import keras
 
@@ -135,33 +174,14 @@ def run(args, cfg):
     rundir.write_json(os.path.join(out, "config.json"), {**cfg.to_dict(), "pretrained_in": args.pretrained})
     vectorizer = text.make_vectorizer(text.load_vocabulary(os.path.join(args.pretrained, "vocab.txt")), cfg.max_len)
     pretrained = keras.saving.load_model(os.path.join(args.pretrained, "mlm", "encoder.keras"))
-    verbose = 0 if args.quiet else 2
     for name, split in splits.items():
         for n in args.label_counts:
-            drawn = {**split, "train": draw(split["train"], n, cfg.seed)}
-            for arm in args.arm_list:
-                stage = f"{name}-{n}-{arm}"
-                path = os.path.join(out, stage + ".json")
-                if os.path.isfile(path):
-                    record = rundir.read_json(path)
-                    if args.validation_only or "test_accuracy" in record:
-                        log(f"{stage}: recorded by an earlier run, skipped")
-                        continue
-                    if arm != "bigrams":  # chosen by a --validation-only run: its test split, scored once now
-                        record["test_accuracy"] = test_accuracy(out, stage, drawn)
-                        rundir.write_json(path, record)
-                        log(f"{stage}: trained by a --validation-only run; test {record['test_accuracy']:.4f}")
-                        continue
-                log(f"{stage}: training on {len(drawn['train'])} labelled texts")
-                began = time.time()
-                score_test = not args.validation_only
-                record = (bigrams_arm(drawn, cfg, score_test) if arm == "bigrams" else
-                          encoder_arm(arm, stage, drawn, cfg, out, vectorizer, pretrained, verbose, score_test))
-                record.update(dataset=name, labels=len(drawn["train"]), requested=n, arm=arm,
-                              seconds=round(time.time() - began, 1))
-                rundir.write_json(path, record)
-                test = f", test {record['test_accuracy']:.4f}" if "test_accuracy" in record else ""
-                log(f"{stage}: validation {record['val_accuracy']:.4f}{test}")
+            for seed in args.seed_list or [cfg.seed]:
+                seeded = dataclasses.replace(cfg, seed=seed)  # the draw, initialization and order; splits stay
+                drawn = {**split, "train": draw(split["train"], n, seed)}
+                for arm in args.arm_list:
+                    stage = f"{name}-{n}-{arm}" + ("" if seed == cfg.seed else f"-seed{seed}")
+                    run_arm(args, stage, name, n, arm, drawn, seeded, vectorizer, pretrained)
     records = results.lift_records(out)
     split = results.lift_split(records)
     if split == "test":  # the plot shows test accuracy

@@ -69,13 +69,16 @@ def plot_confusion(confusion, path, title, labels=BINARY_LABELS):
 
 def plot_lift(records, path):
     """Test accuracy against the number of labelled texts (log scale), one curve per arm, one panel per
-    dataset, from the records of `python3 -m keras_bert_mlm.lift`."""
+    dataset, from the records of `python3 -m keras_bert_mlm.lift` (with several seeds, their mean)."""
     datasets = sorted({r["dataset"] for r in records})
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         for arm, style in (("pretrained", "o-"), ("random", "s--"), ("bigrams", "^:")):
-            points = sorted((r["labels"], r["test_accuracy"]) for r in records
-                            if r["dataset"] == dataset and r["arm"] == arm)
+            runs = {}  # labels: the test accuracy of each seed's run, plotted as their mean
+            for r in records:
+                if r["dataset"] == dataset and r["arm"] == arm:
+                    runs.setdefault(r["labels"], []).append(r["test_accuracy"])
+            points = sorted((labels, sum(accuracies) / len(accuracies)) for labels, accuracies in runs.items())
             if points:
                 ax.plot(*zip(*points), style, label=arm)
         ax.set_xscale("log")

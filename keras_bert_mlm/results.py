@@ -14,7 +14,8 @@ validation: their test split is never scored, and their test columns say so.
 With `--presets`, prints one row per preset of `config.PRESETS` instead: its purpose, and the minutes
 on 2 cores and test accuracy of the newest given run whose settings are exactly that preset's.
 With `--lift`, each RUN_DIR is a `python3 -m keras_bert_mlm.lift` output: test accuracy per dataset,
-number of labels and arm, and the lift of pretraining (pretrained minus random initialization).
+number of labels and arm, and the lift of pretraining (pretrained minus random initialization); with several
+seeds, means over them and the lift's standard error.
 """
 
 import glob
@@ -120,7 +121,7 @@ def presets_table(runs):
 
 
 def lift_records(out):
-    """The records of `python3 -m keras_bert_mlm.lift` in `out`: one dict per dataset, labels and arm."""
+    """The records of `python3 -m keras_bert_mlm.lift` in `out`: one dict per dataset, labels, arm and seed."""
     records = []
     for path in sorted(glob.glob(os.path.join(out, "*.json"))):
         with open(path) as f:
@@ -137,17 +138,38 @@ def lift_split(records):
 
 def lift_table(records, split="test"):
     """Accuracy (`split` "test" or "val") of each arm per dataset and number of labels, and pretrained
-    minus random."""
-    by = {(r["dataset"], r["labels"], r["arm"]): r for r in records}
+    minus random. With records of several seeds (`lift --seeds`), each accuracy is the mean over the seeds,
+    the lift is the mean of each seed's difference (both arms trained on that seed's draw) +- its standard
+    error, and a last column counts the seeds."""
+    by = {}
+    for r in records:
+        by.setdefault((r["dataset"], r["labels"], r["arm"]), {})[r.get("seed")] = r.get(f"{split}_accuracy")
+    seeded = any(len(seeds) > 1 for seeds in by.values())
     rows = []
     for dataset, labels in sorted({(r["dataset"], r["labels"]) for r in records}):
-        test = {arm: by.get((dataset, labels, arm), {}).get(f"{split}_accuracy")
-                for arm in ("pretrained", "random", "bigrams")}
-        lift = None if None in (test["pretrained"], test["random"]) else test["pretrained"] - test["random"]
-        rows.append([dict(DATASETS).get(dataset, dataset), f"{labels:,}"] + [_pct(v) for v in test.values()]
-                    + [NONE if lift is None else f"{100 * lift:+.2f}"])
+        arms = {arm: by.get((dataset, labels, arm), {}) for arm in ("pretrained", "random", "bigrams")}
+        means = [_mean(list(arms[arm].values())) for arm in arms]
+        lifts = [arms["pretrained"][s] - arms["random"][s] for s in arms["pretrained"]
+                 if s in arms["random"] and None not in (arms["pretrained"][s], arms["random"][s])]
+        cells = [dict(DATASETS).get(dataset, dataset), f"{labels:,}"] + [_pct(v) for v in means]
+        rows.append(cells + [_lift(lifts)] + ([str(max(len(seeds) for seeds in arms.values()))] if seeded else []))
     return _markdown(["dataset", "labels", f"pretrained {split} %", f"random init {split} %",
-                      f"bag of bigrams {split} %", "lift (points)"], rows)
+                      f"bag of bigrams {split} %", "lift (points)"] + (["seeds"] if seeded else []), rows)
+
+
+def _mean(values):
+    return None if not values or None in values else sum(values) / len(values)
+
+
+def _lift(lifts):
+    """'+4.76 ± 0.31': the mean of the seeds' lifts and its standard error (one seed: the mean alone)."""
+    if not lifts:
+        return NONE
+    mean = sum(lifts) / len(lifts)
+    if len(lifts) == 1:
+        return f"{100 * mean:+.2f}"
+    spread = (sum((x - mean) ** 2 for x in lifts) / (len(lifts) - 1) / len(lifts)) ** 0.5
+    return f"{100 * mean:+.2f} ± {100 * spread:.2f}"
 
 
 def main(argv=None):

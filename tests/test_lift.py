@@ -25,6 +25,10 @@ def test_bad_label_counts_are_refused(capsys):
     with pytest.raises(SystemExit):
         lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--arms", "pretrained,electra"])
     assert "--arms: unknown arm 'electra'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--seeds", "1,two"])
+    assert "--seeds: 'two' is not a whole number" in capsys.readouterr().err
+    assert lift.parse_args(["--output-dir", "o", "--pretrained", "p", "--seeds", "3, 1,3"]).seed_list == [1, 3]
 
 
 @pytest.mark.slow
@@ -68,3 +72,18 @@ def test_validation_only_leaves_the_test_split_unscored_until_the_chosen_run_is_
     records = {r["arm"]: r for r in results.lift_records(out)}
     assert all(0 <= r["test_accuracy"] <= 1 for r in records.values())
     assert os.path.getsize(os.path.join(out, "lift.png")) > 0
+
+
+@pytest.mark.slow
+def test_seeds_repeat_each_arm_on_its_own_draw_and_the_table_averages_them(tiny_run, data_dir, tmp_path, capsys):
+    out = str(tmp_path / "lift")
+    lift.main(["--data-dir", data_dir, "--output-dir", out, "--pretrained", tiny_run, "--labels", "20",
+               "--arms", "random,bigrams", "--seeds", "42,7", "--datasets", "rotten_tomatoes", "--preset", "tiny",
+               "--offline", "--quiet"])
+    names = sorted(os.path.basename(p) for p in os.listdir(out) if p.endswith(".json") and p != "config.json")
+    assert names == ["rotten_tomatoes-20-bigrams-seed7.json", "rotten_tomatoes-20-bigrams.json",
+                     "rotten_tomatoes-20-random-seed7.json", "rotten_tomatoes-20-random.json"]  # tiny's seed: 42
+    records = results.lift_records(out)
+    assert sorted(r["seed"] for r in records) == [7, 7, 42, 42]
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("| RT | 20 | – |") and row.endswith("| – | 2 |")  # no pretrained arm: no lift

@@ -149,6 +149,20 @@ def test_lift_table_reports_each_arm_and_the_lift_of_pretraining():
     assert lines[2:] == ["| IMDB | 500 | 80.00 | 75.12 | – | +4.88 |", "| IMDB | 2,000 | – | – | 84.00 | – |"]
 
 
+def test_lift_table_of_several_seeds_gives_means_and_the_paired_lifts_standard_error():
+    accuracies = {("pretrained", 1): 0.80, ("random", 1): 0.70, ("pretrained", 2): 0.84, ("random", 2): 0.70,
+                  ("bigrams", 1): 0.75, ("bigrams", 2): 0.77}
+    records = [{"dataset": "imdb", "labels": 500, "arm": arm, "seed": seed, "test_accuracy": acc}
+               for (arm, seed), acc in accuracies.items()]
+    lines = results.lift_table(records).splitlines()
+    assert lines[0].endswith("| lift (points) | seeds |")
+    # lifts of 10 and 14 points: their mean, and the standard error sqrt(((-2)^2 + 2^2) / 1 / 2) = 2
+    assert lines[2] == "| IMDB | 500 | 82.00 | 70.00 | 76.00 | +12.00 ± 2.00 | 2 |"
+    # a seed whose random arm is missing counts in the arms' means, not in the lift
+    lines = results.lift_table(records[:-3] + records[-2:]).splitlines()
+    assert lines[2] == "| IMDB | 500 | 82.00 | 70.00 | 76.00 | +10.00 | 2 |"
+
+
 def test_lift_table_of_validation_accuracy():
     records = [{"dataset": "rotten_tomatoes", "labels": 500, "arm": arm, "val_accuracy": acc}
                for arm, acc in (("pretrained", 0.65), ("random", 0.6))]

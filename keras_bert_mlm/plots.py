@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import results  # noqa: E402
 from .data import BINARY_LABELS  # noqa: E402
 from .rundir import atomic_path  # noqa: E402
 
@@ -71,14 +72,12 @@ def plot_lift(records, path):
     """Test accuracy against the number of labelled texts (log scale), one curve per arm, one panel per
     dataset, from the records of `python3 -m keras_bert_mlm.lift` (with several seeds, their mean)."""
     datasets = sorted({r["dataset"] for r in records})
+    accuracies = results.lift_accuracies(records)
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         for arm, style in (("pretrained", "o-"), ("random", "s--"), ("bigrams", "^:")):
-            runs = {}  # labels: the test accuracy of each seed's run, plotted as their mean
-            for r in records:
-                if r["dataset"] == dataset and r["arm"] == arm:
-                    runs.setdefault(r["labels"], []).append(r["test_accuracy"])
-            points = sorted((labels, sum(accuracies) / len(accuracies)) for labels, accuracies in runs.items())
+            points = sorted((labels, results.mean(list(seeds.values())))  # with several seeds, their mean
+                            for (d, labels, a), seeds in accuracies.items() if d == dataset and a == arm)
             if points:
                 ax.plot(*zip(*points), style, label=arm)
         ax.set_xscale("log")

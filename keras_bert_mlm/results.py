@@ -21,6 +21,7 @@ seeds, means over them and the lift's standard error.
 import glob
 import json
 import os
+import statistics
 
 from .cli import ArgumentParser, run_command
 from .config import PRESETS, PURPOSES, Config, UserError
@@ -136,19 +137,31 @@ def lift_split(records):
     return "test" if all("test_accuracy" in r for r in records) else "val"
 
 
+def lift_accuracies(records, split="test"):
+    """{(dataset, labels, arm): {seed: accuracy}} of lift records, `split` "test" or "val" (records older
+    than `lift --seeds` have seed None)."""
+    accuracies = {}
+    for r in records:
+        accuracies.setdefault((r["dataset"], r["labels"], r["arm"]), {})[r.get("seed")] = r.get(f"{split}_accuracy")
+    return accuracies
+
+
+def mean(values):
+    """The mean of `values`, or None when there are none or one is missing."""
+    return None if not values or None in values else statistics.fmean(values)
+
+
 def lift_table(records, split="test"):
     """Accuracy (`split` "test" or "val") of each arm per dataset and number of labels, and pretrained
     minus random. With records of several seeds (`lift --seeds`), each accuracy is the mean over the seeds,
     the lift is the mean of each seed's difference (both arms trained on that seed's draw) +- its standard
     error, and a last column counts the seeds."""
-    by = {}
-    for r in records:
-        by.setdefault((r["dataset"], r["labels"], r["arm"]), {})[r.get("seed")] = r.get(f"{split}_accuracy")
+    by = lift_accuracies(records, split)
     seeded = any(len(seeds) > 1 for seeds in by.values())
     rows = []
     for dataset, labels in sorted({(r["dataset"], r["labels"]) for r in records}):
         arms = {arm: by.get((dataset, labels, arm), {}) for arm in ("pretrained", "random", "bigrams")}
-        means = [_mean(list(arms[arm].values())) for arm in arms]
+        means = [mean(list(arms[arm].values())) for arm in arms]
         lifts = [arms["pretrained"][s] - arms["random"][s] for s in arms["pretrained"]
                  if s in arms["random"] and None not in (arms["pretrained"][s], arms["random"][s])]
         cells = [dict(DATASETS).get(dataset, dataset), f"{labels:,}"] + [_pct(v) for v in means]
@@ -157,19 +170,14 @@ def lift_table(records, split="test"):
                       f"bag of bigrams {split} %", "lift (points)"] + (["seeds"] if seeded else []), rows)
 
 
-def _mean(values):
-    return None if not values or None in values else sum(values) / len(values)
-
-
 def _lift(lifts):
     """'+4.76 ± 0.31': the mean of the seeds' lifts and its standard error (one seed: the mean alone)."""
     if not lifts:
         return NONE
-    mean = sum(lifts) / len(lifts)
     if len(lifts) == 1:
-        return f"{100 * mean:+.2f}"
-    spread = (sum((x - mean) ** 2 for x in lifts) / (len(lifts) - 1) / len(lifts)) ** 0.5
-    return f"{100 * mean:+.2f} ± {100 * spread:.2f}"
+        return f"{100 * lifts[0]:+.2f}"
+    error = statistics.stdev(lifts) / len(lifts) ** 0.5
+    return f"{100 * statistics.fmean(lifts):+.2f} ± {100 * error:.2f}"
 
 
 def main(argv=None):

@@ -4,16 +4,16 @@ then window by window over a longer fit, as a run trains it.
     python3 -m experiments.step_clock --data-dir ../shared/data --vocab runs/best/vocab.txt --preset best finetune
     python3 -m experiments.step_clock --ids runs/levers/ids.npy --preset best pretrain
 
-The planner sizes a run by steps timed right after the model is traced: pretraining's 30 packed steps compiled
-with XLA (`planner.seconds_per_step`), each classifier's batches of a few padded lengths (`finetune.time_classifiers`;
-until stop 47, 60 steps of random batches of a sample of its training texts). Each task here takes those figures
-with the planner's own code, then fits a fresh model of the same settings for `--steps` steps and gives the mean
-seconds per step of each window of `--window` steps:
+The planner sizes a run by a few dozen steps timed right after the model is traced (`planner.seconds_per_step`):
+pretraining's 30 packed steps compiled with XLA, each classifier's 60 steps of random batches of a sample of its
+training texts (`finetune.time_classifiers`). Each task here takes that figure with the planner's own code, then
+fits a fresh model of the same settings for `--steps` steps and gives the mean seconds per step of each window
+of `--window` steps:
 
     finetune   IMDB's classifier on a new encoder, on the stream a run trains on (`finetune.classifier_batches`
                over the training split and the unlabelled reviews, which a run trains on with a teacher's
-               labels: here random ones, which cost the same), and on the sample the planner drew; before each,
-               the planner's figure and the 60 random batches' (the older one)
+               labels: here random ones, which cost the same), and on the sample the planner drew, each after
+               the planner's figure is taken again
     pretrain   the pretraining model on the packed stream (`masking.packed_dataset`) compiled with XLA, plain
                and with the run's step backups (`callbacks.Backup` every `--backup-every` steps)
 
@@ -54,7 +54,7 @@ def finetune_streams(args, cfg, record):
     import numpy as np
     import pandas as pd
 
-    from keras_bert_mlm import data, finetune, models, planner, text
+    from keras_bert_mlm import data, finetune, models, text
     from keras_bert_mlm.optimizer import make_optimizer
 
     split = data.load_dataset("imdb", args.data_dir, cfg.imdb_val_size, cfg.seed, offline=True)
@@ -78,12 +78,9 @@ def finetune_streams(args, cfg, record):
         return fit
 
     for stream, texts in (("run", train), ("sample", sample)):
-        estimates = {  # the planner's, and the 60 steps of random batches of the sample it timed before
-            "planner_seconds_per_step": finetune.time_classifiers({"imdb": split}, cfg, vectorizer)["imdb"]["per_step"],
-            "random_batches_seconds_per_step": planner.seconds_per_step(
-                build, finetune.classifier_batches(sample, vectorizer, cfg, True), steps=60)}
+        per_step = finetune.time_classifiers({"imdb": split}, cfg, vectorizer)["imdb"]["per_step"]
         yield {**record, "task": "finetune", "stream": stream, "texts": len(texts),
-               **{key: round(value, 4) for key, value in estimates.items()},
+               "planner_seconds_per_step": round(per_step, 4),
                "window_seconds_per_step": windows(fit_on(texts), args.steps, args.window)}
 
 

@@ -30,7 +30,7 @@ def make_batches(ids, batch_size, labels=None, shuffle=False, seed=0, by_length=
             ds = ds.repeat()
         ds = ds.map(lambda x, length, y: (x[:length], y))
         if by_length:
-            boundaries = bucket_boundaries(max_len, buckets)
+            boundaries = sorted({max(2, max_len * i // buckets + 1) for i in range(1, buckets)})
             ds = ds.bucket_by_sequence_length(
                 element_length_func=lambda x, y: tf.shape(x)[0], bucket_boundaries=boundaries,
                 bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
@@ -43,33 +43,6 @@ def make_batches(ids, batch_size, labels=None, shuffle=False, seed=0, by_length=
             batch_size = len(ids) - len(ids) % replicas
         ds = ds.batch(batch_size).map(lambda x, length, y: (x[:, :tf.reduce_max(length)], y))
     return ds.map(lambda x, y: x) if labels is None else ds
-
-
-def bucket_boundaries(max_len, buckets=8):
-    """Where `make_batches`' length buckets begin: a text of n tokens goes to the bucket after the last
-    boundary at or below n (the first bucket when there is none)."""
-    return sorted({max(2, max_len * i // buckets + 1) for i in range(1, buckets)})
-
-
-def padded_lengths(lengths, batch_size, max_len, buckets=8, passes=20, seed=0):
-    """The lengths the batches of `make_batches`' endless shuffled stream are padded to (by length), over
-    `passes` passes of texts of `lengths` tokens: each bucket takes its texts in shuffled order, `batch_size`
-    at a time (across passes, as the repeated stream does), and a batch is as long as its longest text.
-    What a step costs follows from this length, so its mean over these is what an epoch's step costs.
-
-    >>> padded_lengths([9, 10, 10, 99, 100, 100], batch_size=3, max_len=128, passes=1).tolist()  # two buckets
-    [10, 100]
-    """
-    rng = np.random.default_rng(seed)
-    lengths = np.maximum(np.asarray(lengths), 1)
-    stream = lengths[np.concatenate([rng.permutation(len(lengths)) for _ in range(passes)])]
-    bucket = np.searchsorted(bucket_boundaries(max_len, buckets), stream, side="right")
-    padded = []
-    for b in np.unique(bucket):
-        members = stream[bucket == b]
-        full = len(members) // batch_size * batch_size  # a last partial batch would wait for the next pass
-        padded.append(members[:full].reshape(-1, batch_size).max(axis=1))
-    return np.sort(np.concatenate(padded))
 
 
 def pack(ids, block_len):

@@ -110,20 +110,6 @@ class StepTimer(keras.callbacks.Callback):
             self.seconds = (time.time() - self.start) / self.timed
 
 
-class StepTimes(keras.callbacks.Callback):
-    """Seconds of each training step, from its batch's start to its end: `seconds`."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.start = time.time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seconds.append(time.time() - self.start)
-
-
 def optimizer_step(model):
     """The steps `model`'s optimizer has taken: a resumed run's count goes on from its backup's."""
     return int(model.optimizer.iterations.numpy())

@@ -22,8 +22,6 @@ from .data import BINARY_LABELS
 from .optimizer import build_slots, make_optimizer
 from .rundir import atomic_path, read_json, write_json
 
-TIMED_STEPS = 5  # per padded length timed by `time_classifiers`: up to 8 lengths, 6 steps each with the untimed one
-
 
 def compile_classifier(classifier, optimizer, num_classes):
     """Compile `classifier` for fine-tuning (`models.training_setup`) and build its optimizer's moments
@@ -68,37 +66,17 @@ def build_classifier(encoder, cfg, vectorizer, labels=BINARY_LABELS):
     return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=len(labels))
 
 
-def timing_batches(part, vectorizer, cfg):
-    """What `time_classifiers` times a classifier on, for training texts like the DataFrame `part`'s:
-    `(padded, batches)`, the lengths that an epoch's batches are padded to (`batching.padded_lengths`), and
-    one batch of `part`'s texts at each length bucket's mean of them ({length: (ids, labels)})."""
-    ids = text.vectorize(vectorizer, part["text"])
-    lengths = np.maximum((ids != 0).sum(axis=1), 1) if cfg.bucket_by_length else np.full(len(ids), cfg.max_len)
-    size = min(cfg.clf_batch_size, len(ids))
-    padded = batching.padded_lengths(lengths, size, cfg.max_len, seed=cfg.seed)
-    bucket = np.searchsorted(batching.bucket_boundaries(cfg.max_len), padded, side="right")
-    labels = part["label"].to_numpy(np.float32)[:size]
-    means = [int(padded[bucket == b].mean()) for b in np.unique(bucket)]
-    return padded, {length: (ids[:size, :length], labels) for length in means}
-
-
 def time_classifiers(splits, cfg, vectorizer, encoder=None):
     """{name: timing} of each classifier, from the speed of a throwaway classifier (on a copy of `encoder`, or
-    a new encoder of `cfg`'s architecture) and the time it took to build and trace. A timing holds `per_step`
-    and `overhead` (seconds), the `steps` and `val_steps` of a pass, the `epochs` and `phases`, and `seconds`:
-    what its epochs will take (see `planner.finetune_cost`). Frozen epochs are counted at the trainable speed
-    (fewer gradients: an overestimate).
-
-    A step's cost follows from the length its batch is padded to (0.1 to 0.9 s for IMDB's), so a few dozen
-    batches drawn at random are a noisy sample of an epoch's mix. Instead, a batch of each length bucket's mean
-    length is timed (`planner.seconds_by_length`), and `per_step` is the mean, over the lengths an epoch's
-    batches are padded to (`timing_batches`, from a sample of the training texts), of their cost read off the
-    timed ones."""
+    a new encoder of `cfg`'s architecture) trained a few steps on a sample of its training texts, and the
+    time it took to build and trace. A timing holds `per_step` and `overhead` (seconds), the `steps` and
+    `val_steps` of a pass, the `epochs` and `phases`, and `seconds`: what its epochs will take (see
+    `planner.finetune_cost`). Frozen epochs are counted at the trainable speed (fewer gradients: an
+    overestimate)."""
     timings = {}
     for name, split in splits.items():
         train = training_texts(split)
         sample = train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)
-        padded, batches = timing_batches(sample, vectorizer, cfg)
 
         def build():
             keras.utils.set_random_seed(cfg.seed)
@@ -109,18 +87,16 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
                                len(label_names(split)))
             return classifier
 
-        started = time.time()
-        seconds = planner.seconds_by_length(build, batches, steps=TIMED_STEPS)
-        timed = sorted(seconds)
-        per_step = float(np.mean(np.interp(padded, timed, [seconds[length] for length in timed])))
-        stepped = (TIMED_STEPS + 1) * sum(seconds.values())  # what the steps took: the rest built and traced
+        # Batches differ in length (and a step in cost, 0.1 to 0.9 s for IMDB): 60 of them average that out.
+        batches, started, timed = classifier_batches(sample, vectorizer, cfg, True), time.time(), 60
+        per_step = planner.seconds_per_step(build, batches, steps=timed)
         steps, val_steps = (-(-len(part) // cfg.clf_batch_size) for part in (train, split["validation"]))
-        t = {"per_step": per_step, "overhead": max(0.0, time.time() - started - stepped),
+        t = {"per_step": per_step, "overhead": max(0.0, time.time() - started - timed * per_step),  # build, trace
              "steps": steps, "val_steps": val_steps, "epochs": cfg.clf_frozen_epochs + cfg.clf_finetune_epochs,
              "phases": bool(cfg.clf_frozen_epochs) + bool(cfg.clf_finetune_epochs)}
         timings[name] = {**t, "seconds": planner.finetune_cost(t, steps)}
-        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning ({len(timed)} lengths timed); "
-            f"{t['epochs']} epochs of {steps} steps ~{timings[name]['seconds'] / 60:.1f} minutes")
+        log(f"{name}: {per_step:.3f} s/step measured for fine-tuning; {t['epochs']} epochs of {steps} steps "
+            f"~{timings[name]['seconds'] / 60:.1f} minutes")
     return timings
 
 

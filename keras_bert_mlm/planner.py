@@ -9,14 +9,10 @@ their timed cost (`finetune_deadlines`), shortening epochs that would not fit (`
 (2, 1635)
 """
 
-import functools
 import math
 import time
 
-import numpy as np
-import tensorflow as tf
-
-from .callbacks import Interruptible, StepTimer, StepTimes
+from .callbacks import Interruptible, StepTimer
 from .cli import log
 
 EXPORT_SECONDS = 15  # kept back for each classifier's export (5 to 10 measured on 2 cores)
@@ -33,21 +29,6 @@ def seconds_per_step(build, dataset, steps=30, skip=3):
     timer = StepTimer(skip)
     model.fit(dataset, steps_per_epoch=steps + skip, epochs=1, verbose=0, callbacks=[timer, Interruptible()])
     return timer.seconds
-
-
-def seconds_by_length(build, batches, steps=5):
-    """{length: seconds per training step} of the compiled model `build()` returns, on each of `batches` (a
-    {length: (ids, labels)} of batches padded to that length), each timed over `steps` steps after one that is
-    not (a new shape's first step sets up its kernels, and the very first traces the step).
-
-    The model is thrown away, as in `seconds_per_step`.
-    """
-    model, timer = build(), StepTimes()
-    runs = [tf.data.Dataset.from_tensors(batch).repeat(steps + 1) for batch in batches.values()]
-    dataset = functools.reduce(tf.data.Dataset.concatenate, runs)
-    model.fit(dataset, steps_per_epoch=len(runs) * (steps + 1), epochs=1, verbose=0, callbacks=[timer, Interruptible()])
-    per_run = np.reshape(timer.seconds, (len(runs), steps + 1))[:, 1:]
-    return {length: float(run.mean()) for length, run in zip(batches, per_run)}
 
 
 def plan_epochs(total_steps, steps_per_pass, max_epochs):

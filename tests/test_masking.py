@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_mlm import masking
-from keras_bert_mlm.batching import make_batches, pack, padded_lengths
+from keras_bert_mlm.batching import make_batches, pack
 from keras_bert_mlm.config import Config
 from keras_bert_mlm.text import FIRST_WORD_ID, MASK_ID
 
@@ -97,19 +97,6 @@ def test_fixed_order_batches_are_sorted_by_length_and_split_evenly_across_replic
 def test_repeated_shuffled_batches_are_all_full():
     ds = make_batches(random_ids(45, max_len=64), 16, labels=np.arange(45), shuffle=True, repeat=True)
     assert all(len(y) == 16 for _, y in ds.take(20))
-
-
-def test_padded_lengths_are_those_of_the_shuffled_stream():
-    ids = random_ids(640, max_len=128)
-    lengths = (ids != 0).sum(axis=1)
-    ds = make_batches(ids, 8, labels=np.zeros(640), shuffle=True, seed=3, repeat=True)
-    streamed = np.sort([x.shape[1] for x, _ in ds.take(800)])  # ten passes
-    emulated = padded_lengths(lengths, 8, 128, passes=10)
-    assert abs(len(emulated) - 800) <= 8  # a partial batch per bucket at the end
-    quantiles = np.linspace(0.05, 0.95, 19)
-    assert np.abs(np.quantile(emulated, quantiles) - np.quantile(streamed, quantiles)).max() <= 4
-    assert abs(emulated.mean() - streamed.mean()) < 0.02 * streamed.mean()
-    assert (padded_lengths(lengths, 8, 128, passes=1) >= lengths.min()).all()
 
 
 def test_bucketed_mlm_batches_mask_the_same_way():

@@ -31,22 +31,6 @@ def test_fine_tuning_deadlines_share_the_time_by_timed_cost(monkeypatch):
     assert planner.finetune_deadlines({"imdb": 300.0}, ["imdb"], None) == {}
 
 
-def test_steps_are_timed_at_each_padded_length():
-    import keras
-    import numpy as np
-
-    def build():
-        model = keras.Sequential([keras.layers.Embedding(50, 8), keras.layers.GlobalAveragePooling1D(),
-                                  keras.layers.Dense(1)])
-        model.compile(optimizer="sgd", loss="mse")
-        return model
-
-    ids = np.ones((4, 64), np.int32)
-    batches = {length: (ids[:, :length], np.zeros(4, np.float32)) for length in (5, 64)}
-    seconds = planner.seconds_by_length(build, batches, steps=2)
-    assert list(seconds) == [5, 64] and all(0 < s < 5 for s in seconds.values())
-
-
 def test_epochs_that_would_miss_the_deadline_are_shortened_not_cut():
     timing = {"per_step": 1.0, "overhead": 10.0, "steps": 100, "val_steps": 30, "epochs": 2, "phases": 1}
     assert planner.finetune_cost(timing, 100) == pytest.approx(2 * (100 + 10) + 10)  # validation at 1/3 a step

@@ -91,11 +91,10 @@ def pretrain_streams(args, cfg, record):
     from keras_bert_mlm import masking, planner, pretrain
     from keras_bert_mlm.callbacks import Backup
     from keras_bert_mlm.optimizer import make_optimizer
-    from keras_bert_mlm.text import UNK_ID
 
-    ids = np.load(args.ids)[cfg.mlm_val_size:]
-    ids = np.where(ids >= cfg.vocab_size, UNK_ID, ids)  # a cache numbered for a larger vocabulary
-    dataset, _ = masking.packed_dataset(ids, cfg)
+    from . import within_vocabulary
+
+    dataset, _ = masking.packed_dataset(within_vocabulary(np.load(args.ids)[cfg.mlm_val_size:], cfg.vocab_size), cfg)
 
     def build(steps=1):
         keras.utils.set_random_seed(cfg.seed)

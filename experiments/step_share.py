@@ -75,6 +75,8 @@ def main(argv=None):
     from keras_bert_mlm.runinfo import current_commit, matmul_peak_gflops
     from keras_bert_mlm.text import PAD_ID, UNK_ID
 
+    from . import within_vocabulary
+
     memory.keep_freed_memory()
     gflops, commit = round(matmul_peak_gflops(), 1), current_commit()
     corpus = np.load(args.ids)
@@ -89,7 +91,7 @@ def main(argv=None):
         cfg = dataclasses.replace(base, bigram_buckets=0) if variant == "nobigram" else base
         if variant.startswith("vocab"):
             cfg = dataclasses.replace(base, vocab_size=int(variant[len("vocab"):]))
-        ids = np.where(corpus[:20000] >= cfg.vocab_size, UNK_ID, corpus[:20000])
+        ids = within_vocabulary(corpus[:20000], cfg.vocab_size)
         dataset, _ = masking.packed_dataset(ids, cfg)
 
         def build():

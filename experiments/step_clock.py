@@ -13,7 +13,8 @@ of `--window` steps:
     finetune   IMDB's classifier on a new encoder, on the stream a run trains on (`finetune.classifier_batches`
                over the training split and the unlabelled reviews, which a run trains on with a teacher's
                labels: here random ones, which cost the same), and on the sample the planner drew, each after
-               the planner's figure is taken again
+               the planner's figure is taken again; with `--pretrain-first STEPS`, the pretraining model
+               trains that many steps between the first timing and the run stream's fit, in the same process
     pretrain   the pretraining model on the packed stream (`masking.packed_dataset`) compiled with XLA, plain
                and with the run's step backups (`callbacks.Backup` every `--backup-every` steps)
 
@@ -79,17 +80,23 @@ def finetune_streams(args, cfg, record):
 
     for stream, texts in (("run", train), ("sample", sample)):
         per_step = finetune.time_classifiers({"imdb": split}, cfg, vectorizer)["imdb"]["per_step"]
-        yield {**record, "task": "finetune", "stream": stream, "texts": len(texts),
+        before = {}
+        if args.pretrain_first and stream == "run":  # as a run pretrains between timing and fine-tuning
+            dataset, build_mlm = pretraining(args, cfg)
+            build_mlm(args.pretrain_first).fit(dataset, steps_per_epoch=args.pretrain_first, epochs=1, verbose=0)
+            before = {"pretraining_steps_before": args.pretrain_first}
+        yield {**record, "task": "finetune", "stream": stream, "texts": len(texts), **before,
                "planner_seconds_per_step": round(per_step, 4),
                "window_seconds_per_step": windows(fit_on(texts), args.steps, args.window)}
 
 
-def pretrain_streams(args, cfg, record):
+def pretraining(args, cfg):
+    """`(dataset, build)`: the packed stream of the corpus `args.ids`, and `build(steps)`, a new pretraining model
+    compiled as a run compiles it for a schedule of `steps`."""
     import keras
     import numpy as np
 
-    from keras_bert_mlm import masking, planner, pretrain
-    from keras_bert_mlm.callbacks import Backup
+    from keras_bert_mlm import masking, pretrain
     from keras_bert_mlm.optimizer import make_optimizer
 
     from . import within_vocabulary
@@ -102,6 +109,14 @@ def pretrain_streams(args, cfg, record):
         mlm.compile(optimizer=make_optimizer(cfg, cfg.mlm_learning_rate, steps), jit_compile=cfg.mlm_xla)
         return mlm
 
+    return dataset, build
+
+
+def pretrain_streams(args, cfg, record):
+    from keras_bert_mlm import planner
+    from keras_bert_mlm.callbacks import Backup
+
+    dataset, build = pretraining(args, cfg)
     per_step = planner.seconds_per_step(build, dataset)
     for stream in ("plain", "backups"):
         def fit(steps, clock):
@@ -122,11 +137,16 @@ def main(argv=None):
     parser.add_argument("--ids", help="pretrain: token ids of the corpus (experiments.pretrain_levers' ids.npy)")
     parser.add_argument("--steps", type=int, default=300, help="steps timed after the first 3 (default: 300)")
     parser.add_argument("--window", type=int, default=50, help="steps per window (default: 50)")
+    parser.add_argument("--pretrain-first", type=int, default=0, metavar="STEPS",
+                        help="finetune: train the pretraining model (with --ids) this many steps between the "
+                        "planner's timing and the run stream's fit, in the same process, as a run does")
     parser.add_argument("--backup-every", type=int, default=200, help="pretrain: steps between backups, as train.py")
     parser.add_argument("--results", default=DEFAULT_RESULTS, help="JSON lines file to append the figures to")
     args = parser.parse_args(argv)
     if args.task == "finetune" and not args.vocab or args.task == "pretrain" and not args.ids:
         parser.error(f"{args.task} needs {'--vocab' if args.task == 'finetune' else '--ids'}")
+    if args.pretrain_first and not args.ids:
+        parser.error("--pretrain-first needs --ids")
 
     from keras_bert_mlm import memory
     from keras_bert_mlm.config import Config

@@ -64,7 +64,7 @@ def finetune_streams(args, cfg, record):
     split["unlabelled"] = pd.DataFrame({"text": unlabelled, "label": labels})
     vectorizer = text.make_vectorizer(text.load_vocabulary(args.vocab), cfg.max_len)
     train = finetune.training_texts(split)
-    sample = train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)  # the planner's
+    sample = finetune.timing_sample(train, cfg)
 
     def build(steps=100):
         keras.utils.set_random_seed(cfg.seed)

@@ -66,6 +66,12 @@ def build_classifier(encoder, cfg, vectorizer, labels=BINARY_LABELS):
     return models.build_classifier(encoder, **cfg.classifier_settings(), num_classes=len(labels))
 
 
+def timing_sample(train, cfg):
+    """The texts of the DataFrame `train` that `time_classifiers` times a classifier on: 64 batches' worth,
+    drawn with the run's seed."""
+    return train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)
+
+
 def time_classifiers(splits, cfg, vectorizer, encoder=None):
     """{name: timing} of each classifier, from the speed of a throwaway classifier (on a copy of `encoder`, or
     a new encoder of `cfg`'s architecture) trained a few steps on a sample of its training texts, and the
@@ -76,7 +82,7 @@ def time_classifiers(splits, cfg, vectorizer, encoder=None):
     timings = {}
     for name, split in splits.items():
         train = training_texts(split)
-        sample = train.sample(n=min(len(train), 64 * cfg.clf_batch_size), random_state=cfg.seed)
+        sample = timing_sample(train, cfg)
 
         def build():
             keras.utils.set_random_seed(cfg.seed)

@@ -56,7 +56,7 @@ def pretraining_plan(cfg, deadline, per_step, steps_per_pass, kept):
            "will be shortened to fit the rest)" if squeezed and seconds and seconds == floor else "")
         + (" (more than were left: one step of pretraining)" if squeezed and not seconds else ""))
     return {"epochs": epochs, "steps_per_epoch": steps, "seconds": seconds, "seconds_per_step": per_step,
-            "seconds_kept_back": kept}
+            "seconds_kept_back": kept, "seconds_floor": floor}
 
 
 def packed_steps(plan, full_share):

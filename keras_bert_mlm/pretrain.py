@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import distribute, export, masking, models, phases, planner, text
+from . import distribute, export, masking, models, pacing, phases, planner, text
 from .callbacks import Backup, Deadline, HistoryCSV, Interruptible, StageClock, optimizer_step
 from .cli import log
 from .optimizer import build_slots, make_optimizer
@@ -175,12 +175,14 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         timed = deadline and not distribute.is_multi_worker(strategy)
         kept = reserve() if timed and reserve else 0.0
         per_step = planner.seconds_per_step(lambda: build(1), train_ds) if timed else None
-        if timed and packed_ds is not None:  # the steps' mean time, each phase weighted by its share
-            per_step = (cfg.mlm_full_share * per_step
-                        + (1 - cfg.mlm_full_share) * planner.seconds_per_step(lambda: build(1, xla), packed_ds))
+        packed = timed and packed_ds is not None and planner.seconds_per_step(lambda: build(1, xla), packed_ds)
+        if packed:  # the steps' mean time, each phase weighted by its share
+            per_step = cfg.mlm_full_share * per_step + (1 - cfg.mlm_full_share) * packed
         plan = planner.pretraining_plan(cfg, deadline if timed else None, per_step, steps_per_pass, kept)
         if packed_ds is not None:
             plan["packed_steps"] = planner.packed_steps(plan, cfg.mlm_full_share)
+        if packed:
+            plan["packed_seconds_per_step"] = packed  # what `pacing.Pace` compares the packed steps with
         if chief:
             write_json(plan_path, plan)
     epochs, steps = plan["epochs"], plan["steps_per_epoch"]
@@ -218,9 +220,10 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
                  Backup(backup_dir, save_freq=backup_steps, stage="pretraining"),
                  keras.callbacks.TensorBoard(os.path.join(out, "logs", "mlm")),
                  StageClock("pretraining", steps, epochs), Interruptible()]
-    ends = time.time() + plan["seconds"] if plan.get("seconds") else None
-    if ends:
-        callbacks.append(Deadline(ends, next_share=0))
+    clock = Deadline(time.time() + plan["seconds"], next_share=0) if plan.get("seconds") else None
+    if clock:
+        callbacks.append(clock)
+    switch = None
     if packed_ds is not None:
 
         def late(step):  # the steps ran slower than timed: record the switch, which a resumed run keeps
@@ -229,11 +232,14 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             log(f"pretraining: slower than the {plan['seconds_per_step']:.3f} s/step timed; whole texts from step "
                 f"{step} of {epochs * steps}, for the last {cfg.mlm_full_share:.0%} of the time")
 
-        by_clock = single and ends and cfg.mlm_full_share  # the whole texts' share of the time, at least
-        callbacks.append(phases.WholeTexts(
-            switched, plan["packed_steps"], ends - cfg.mlm_full_share * plan["seconds"] if by_clock else None,
+        by_clock = single and clock and cfg.mlm_full_share  # the whole texts' share of the time, at least
+        switch = phases.WholeTexts(
+            switched, plan["packed_steps"], clock.deadline - cfg.mlm_full_share * plan["seconds"] if by_clock else None,
             xla=xla, on_late=late, before_whole=copy_positions and (
-                lambda: mlm.encoder.get_layer("embeddings").copy_positions(cfg.mlm_block_len))))
+                lambda: mlm.encoder.get_layer("embeddings").copy_positions(cfg.mlm_block_len)))
+        callbacks.append(switch)
+    if clock and "seconds_kept_back" in plan:  # slower steps than timed: end earlier, for fine-tuning's sake
+        callbacks.append(pacing.Pace(clock, plan, switch, cfg.mlm_full_share))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself
     done = optimizer_step(mlm)

@@ -57,6 +57,32 @@ def test_the_clock_switches_before_the_planned_step_when_the_steps_run_slow(monk
     assert late == [2]
 
 
+def test_pace_moves_the_deadline_and_the_switch_earlier_when_the_steps_run_slower_than_timed(monkeypatch):
+    from keras_bert_mlm.callbacks import Deadline
+    from keras_bert_mlm.pacing import Pace
+
+    clock = [0.0]
+
+    class Tick(keras.callbacks.Callback):  # each step takes 10 s: twice the 5 s timed
+        def on_train_batch_end(self, batch, logs=None):
+            clock[0] += 10.0
+
+    monkeypatch.setattr(phases.time, "time", lambda: clock[0])
+    plan = {"seconds": 200.0, "seconds_per_step": 5.0, "seconds_kept_back": 100.0, "seconds_floor": 0.0}
+
+    def run(paced, steps=30):
+        clock[0] = 0.0
+        deadline = Deadline(plan["seconds"], next_share=0)
+        switch = phases.WholeTexts(tf.Variable(False, trainable=False), at_step=100, at_time=180.0)
+        pace = [Pace(deadline, plan, switch, full_share=0.1, after=2, every=1, skip=0)] if paced else []
+        return steps_read(switch, Tick(), deadline, *pace, steps=steps), deadline.deadline, switch.at_time
+
+    # Unpaced: whole texts from 180 s, stopped by the 200 s deadline after the step that ends at 210 s.
+    assert run(paced=False) == ([0] * 18 + [1] * 3, 200.0, 180.0)
+    # Paced: fine-tuning will need 2 x 100 s, so pretraining ends at 100 s, its whole texts from 90 s.
+    assert run(paced=True) == ([0] * 9 + [1] * 2, 100.0, 90.0)
+
+
 def test_copy_positions_happens_once_when_the_whole_text_steps_begin_or_at_the_end():
     from keras_bert_mlm.models.layers import TokenAndPositionEmbedding
 

@@ -48,7 +48,7 @@ class Pace(keras.callbacks.Callback):
         self.kept, self.planned = plan["seconds_kept_back"], clock.deadline
         self.begin = clock.deadline - plan["seconds"]
         self.earliest = self.begin + plan.get("seconds_floor", 0.0)
-        self.spent, self.measured, self.logged, self.ratio = 0.0, 0, self.planned, None
+        self.spent, self.measured, self.logged, self.ratio = 0.0, 0, None, None
 
     def move(self, ratio):
         """Put the deadline where a slowdown of `ratio` leaves fine-tuning its time; True if it moved."""
@@ -73,7 +73,8 @@ class Pace(keras.callbacks.Callback):
         self.measured += 1
         if self.measured >= self.after and self.measured % self.every == 0:
             per_step = self.spent / self.measured
-            if self.move(per_step / self.timed) and abs(self.clock.deadline - self.logged) >= 60:
+            moved = self.move(per_step / self.timed)  # logged the first time, then when it moves by a minute
+            if moved and (self.logged is None or abs(self.clock.deadline - self.logged) >= 60):
                 self.logged = self.clock.deadline
                 log(f"pretraining: {per_step:.3f} s/step over {self.measured} steps, {self.ratio:.2f}x the "
                     f"{self.timed:.3f} timed: it ends at {time.strftime('%H:%M', time.localtime(self.logged))} "

@@ -79,4 +79,4 @@ class Pace(keras.callbacks.Callback):
                 log(f"pretraining: {per_step:.3f} s/step over {self.measured} steps, {self.ratio:.2f}x the "
                     f"{self.timed:.3f} timed: it ends at {time.strftime('%H:%M', time.localtime(self.logged))} "
                     f"(planned {time.strftime('%H:%M', time.localtime(self.planned))}), leaving fine-tuning "
-                    f"{(self.kept + self.planned - self.logged) / 60:.1f} minutes (timed: {self.kept / 60:.1f})")
+                    f"{(self.kept + self.planned - self.logged) / 60:.1f} minutes (kept back: {self.kept / 60:.1f})")

@@ -175,7 +175,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
         timed = deadline and not distribute.is_multi_worker(strategy)
         kept = reserve() if timed and reserve else 0.0
         per_step = planner.seconds_per_step(lambda: build(1), train_ds) if timed else None
-        packed = timed and packed_ds is not None and planner.seconds_per_step(lambda: build(1, xla), packed_ds)
+        packed = planner.seconds_per_step(lambda: build(1, xla), packed_ds) if timed and packed_ds is not None else None
         if packed:  # the steps' mean time, each phase weighted by its share
             per_step = cfg.mlm_full_share * per_step + (1 - cfg.mlm_full_share) * packed
         plan = planner.pretraining_plan(cfg, deadline if timed else None, per_step, steps_per_pass, kept)
@@ -238,7 +238,7 @@ def fit_mlm(ids, cfg, out, verbose, deadline, strategy, backup_steps, reserve=No
             xla=xla, on_late=late, before_whole=copy_positions and (
                 lambda: mlm.encoder.get_layer("embeddings").copy_positions(cfg.mlm_block_len)))
         callbacks.append(switch)
-    if clock and "seconds_kept_back" in plan:  # slower steps than timed: end earlier, for fine-tuning's sake
+    if clock:  # slower steps than timed: end earlier, for fine-tuning's sake
         callbacks.append(pacing.Pace(clock, plan, switch, cfg.mlm_full_share))
     mlm.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=epochs, verbose=verbose,
             shuffle=False, callbacks=callbacks)  # the dataset shuffles itself

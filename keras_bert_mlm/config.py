@@ -118,6 +118,9 @@ class Config:
     clf_learning_rate: float = _s(1e-3, "phase 1 Adam learning rate")
     clf_finetune_epochs: int = _s(5, "phase 2: epochs with the encoder trainable")
     clf_finetune_learning_rate: float = _s(1e-3, "phase 2 Adam learning rate")
+    clf_freeze_embeddings: bool = _s(False, "phase 2: keep the embedding tables (words, word pairs, positions) as "
+                                     "pretrained and train the rest: with few labels, most of the encoder's "
+                                     "weights are rows of words that a few thousand texts would fit instead")
     patience: int = _s(2, "stop a phase after this many epochs without a better validation accuracy")
     distill_unlabelled: int = _s(0, "IMDB: have an NBSVM-style bag of bigrams, trained on the training split, label "
                                  "this many of the unlabelled (unsup) reviews, and fine-tune on them too with its "
@@ -201,7 +204,8 @@ class Config:
 ENCODER_SETTINGS = ("vocab_size", "max_len", "embed_dim", "num_heads", "ff_dim", "num_layers", "bigram_buckets",
                     "dropout", "norm_first", "positions")
 # What the vocabulary and the pretrained encoder depend on: `train.py --pretrained RUN` takes these from RUN.
-PRETRAINING_SETTINGS = ENCODER_SETTINGS + (
+# Not `dropout`, the rate while fine-tuning (pretraining drops at `mlm_dropout`): each fine-tuning sets its own.
+PRETRAINING_SETTINGS = tuple(k for k in ENCODER_SETTINGS if k != "dropout") + (
     "corpus", "objective", "generator_size", "discriminator_weight", "tie_embeddings", "mlm_dropout", "mask_rate",
     "mlm_block_len", "mlm_full_share", "mlm_copy_positions", "mlm_epochs", "mlm_batch_size", "mlm_learning_rate",
     "mlm_val_size", "max_corpus_texts", "mlm_time_share", "mlm_min_share")

@@ -70,3 +70,19 @@ def test_classifiers_compile_without_xla_even_where_keras_would_turn_it_on(a_gpu
     classifier = models.build_classifier(encoder)
     finetune.compile_classifier(classifier, keras.optimizers.Adam(), 2)
     assert classifier.jit_compile is False and classifier.optimizer.built
+
+
+@pytest.mark.slow
+def test_fine_tuning_with_frozen_embeddings_trains_the_blocks_only(tiny_run, data_dir, tmp_path, capsys):
+    cfg, split, encoder, vectorizer = tiny_classifier_inputs(tiny_run, data_dir)
+    cfg = dataclasses.replace(cfg, clf_freeze_embeddings=True, clf_finetune_epochs=1)
+    finetune.finetune("rotten_tomatoes", split, encoder, vectorizer, cfg, str(tmp_path), 0)
+    assert "encoder trainable, its embeddings frozen" in capsys.readouterr().out
+    trained = keras.saving.load_model(os.path.join(tmp_path, "rotten_tomatoes", "classifier.keras"))
+    before = {w.path.split("/", 1)[1]: w.numpy() for w in encoder.weights}
+    after = {w.path.split("/", 1)[1]: w.numpy() for w in trained.get_layer(encoder.name).weights}
+    assert before.keys() == after.keys()
+    same = {path for path in before if (before[path] == after[path]).all()}
+    tables = {path for path in before if path.startswith("embeddings/")}
+    assert tables and tables <= same
+    assert same != set(before)  # the blocks did train

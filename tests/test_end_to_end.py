@@ -115,11 +115,12 @@ def test_finetune_from_an_earlier_pretraining(tiny_run, data_dir, tmp_path):
     out = str(tmp_path / "again")
     result = run_script("train.py", "--preset", "tiny", "--offline", "--quiet", "--data-dir", data_dir,
                         "--output-dir", out, "--pretrained", tiny_run, "--datasets", "rotten_tomatoes",
-                        "--embed-dim", "64", "--pooling", "mean")
+                        "--embed-dim", "64", "--pooling", "mean", "--dropout", "0.3")
     assert result.returncode == 0, result.stderr
     assert open(os.path.join(out, "vocab.txt")).read() == open(os.path.join(tiny_run, "vocab.txt")).read()
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["embed_dim"] == 16 and config["pooling"] == "mean"  # pretraining settings come from the run
+    assert config["dropout"] == 0.3  # fine-tuning's own, not the run's
     assert os.path.isfile(os.path.join(out, "mlm", "savedmodel", "saved_model.pb"))
     assert os.path.isfile(os.path.join(out, "rotten_tomatoes", "savedmodel", "saved_model.pb"))
 

@@ -170,12 +170,12 @@ def finetune(name, split, pretrained_encoder, vectorizer, cfg, out, verbose, dea
     ):
         if not epochs:
             continue
+        frozen_tables = trainable and cfg.clf_freeze_embeddings
         encoder.trainable = trainable
-        if trainable and cfg.clf_freeze_embeddings:  # set after the encoder's: that one sets all its layers
+        if frozen_tables:  # set after the encoder's: that one sets all its layers
             encoder.get_layer("embeddings").trainable = False
-        state = "frozen" if not trainable else "trainable, its embeddings frozen" if cfg.clf_freeze_embeddings \
-            else "trainable"
-        log(f"{name}: phase {phase}, {epochs} epochs on {len(split['train'])} texts, encoder {state}, "
+        log(f"{name}: phase {phase}, {epochs} epochs on {len(split['train'])} texts, "
+            f"encoder {'trainable' if trainable else 'frozen'}{', its embeddings frozen' if frozen_tables else ''}, "
             f"learning rate {lr}")
         with strategy.scope():
             optimizer = make_optimizer(cfg, distribute.scaled_learning_rate(lr, strategy), epochs * steps,
